@@ -1,0 +1,518 @@
+"""The service model: moments, outcomes, segments, barriers and interventions.
+
+A service is declared in one YAML file (version 1, see ``docs/service-model.md``)
+and loaded with :func:`load_service`. Every mistake is reported as a
+:class:`~keymoments.errors.ModelError` naming the file, the line and the field.
+
+Example:
+    >>> from keymoments import Service
+    >>> svc = Service.model_validate({
+    ...     "version": 1, "name": "Clinic",
+    ...     "moments": [{"id": "visit", "reached": ["attended", "dna"], "broken": ["dna"]}],
+    ...     "outcomes": [{"id": "seen", "perspective": "provider", "reached": ["seen"]}],
+    ... })
+    >>> svc.moments[0].perspectives
+    ['user', 'provider']
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from keymoments.errors import ModelError
+
+__all__ = [
+    "AnalysisSettings",
+    "Barrier",
+    "ColumnMap",
+    "DataFiles",
+    "Intervention",
+    "Moment",
+    "Outcome",
+    "Perspective",
+    "Service",
+    "load_service",
+]
+
+Perspective = Literal["user", "provider"]
+PERSPECTIVES: tuple[Perspective, ...] = ("user", "provider")
+_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+class _Strict(BaseModel):
+    # Unknown fields are nearly always typos ("perspectivs"); reject them with a hint.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _check_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(
+            f"id {value!r} should be letters, digits, '_', '-' or '.', with no spaces"
+        )
+    return value
+
+
+class DataFiles(_Strict):
+    """Where the data lives, relative to the model file."""
+
+    events: str | None = None
+    cases: str | None = None
+
+
+class ColumnMap(_Strict):
+    """Which source columns hold the case id, the activity and the timestamp.
+
+    ``timestamp_format`` (strftime codes, e.g. ``%d/%m/%Y %H:%M``) is only needed
+    when the timestamps are not ISO 8601; ``cases_case_id`` when the cases table
+    names its case column differently from the events table.
+    """
+
+    case_id: str = "case_id"
+    activity: str = "activity"
+    timestamp: str = "timestamp"
+    timestamp_format: str | None = None
+    cases_case_id: str | None = None
+
+
+class Moment(_Strict):
+    """A touchpoint of the service.
+
+    A case *reaches* the moment when one of ``reached`` happens and *breaks* it
+    when one of ``broken`` happens (broken activities count as reached too).
+    """
+
+    id: str
+    name: str | None = None
+    stage: str = ""
+    perspectives: list[Perspective] = Field(default_factory=lambda: list(PERSPECTIVES))
+    reached: list[str] = Field(default_factory=list)
+    broken: list[str] = Field(default_factory=list)
+    rating: str | None = None
+
+    _id = field_validator("id")(_check_id)
+
+    @field_validator("perspectives")
+    @classmethod
+    def _some_perspective(cls, value: list[Perspective]) -> list[Perspective]:
+        if not value:
+            raise ValueError("give at least one perspective: user, provider or both")
+        return list(dict.fromkeys(value))
+
+    @property
+    def label(self) -> str:
+        """The name to show people (the id when no name was given)."""
+        return self.name or self.id
+
+    @property
+    def activities(self) -> list[str]:
+        """Every activity that means the moment was reached, broken ones included."""
+        return list(dict.fromkeys([*self.reached, *self.broken]))
+
+    @property
+    def breakable(self) -> bool:
+        """Whether the data can show this moment breaking."""
+        return bool(self.broken)
+
+
+class Outcome(_Strict):
+    """What a perspective wants: an activity reached, or a numeric cases column."""
+
+    id: str
+    name: str | None = None
+    perspective: Perspective
+    reached: list[str] | None = None
+    column: str | None = None
+    value: float | None = None
+    weight: float | None = None
+
+    _id = field_validator("id")(_check_id)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Outcome:
+        if bool(self.reached) == bool(self.column):
+            raise ValueError(
+                f"outcome {self.id!r} needs exactly one of 'reached' (a list of activities) "
+                "or 'column' (a numeric column of the cases table)"
+            )
+        return self
+
+    @property
+    def kind(self) -> Literal["binary", "numeric"]:
+        """``binary`` when reached through activities, ``numeric`` for a cases column."""
+        return "binary" if self.reached else "numeric"
+
+    @property
+    def label(self) -> str:
+        """The name to show people."""
+        return self.name or self.id
+
+
+class Barrier(_Strict):
+    """A worry or obstacle some users hold at a moment (a 0/1 cases column)."""
+
+    id: str
+    moment: str
+    column: str
+    name: str | None = None
+
+    _id = field_validator("id")(_check_id)
+
+
+class Intervention(_Strict):
+    """A change with a cost that lowers a moment's break rate or a barrier's prevalence."""
+
+    id: str
+    name: str | None = None
+    moment: str | None = None
+    barrier: str | None = None
+    effect: float
+    effect_range: tuple[float, float] | None = None
+    cost: float = 0.0
+    cost_per_case: float = 0.0
+
+    _id = field_validator("id")(_check_id)
+
+    @model_validator(mode="after")
+    def _target_and_effect(self) -> Intervention:
+        if bool(self.moment) == bool(self.barrier):
+            raise ValueError(
+                f"intervention {self.id!r} needs exactly one target: 'moment' or 'barrier'"
+            )
+        if not -1.0 <= self.effect <= 1.0:
+            raise ValueError(
+                f"effect {self.effect} is a relative change and must lie between -1 and 1 "
+                "(-0.25 means a quarter fewer breaks)"
+            )
+        if self.effect_range is not None:
+            lo, hi = sorted(self.effect_range)
+            if not lo <= self.effect <= hi:
+                raise ValueError(
+                    f"effect {self.effect} lies outside its effect_range [{lo}, {hi}]"
+                )
+            self.effect_range = (lo, hi)
+        if self.cost < 0 or self.cost_per_case < 0:
+            raise ValueError("cost and cost_per_case cannot be negative")
+        return self
+
+
+class AnalysisSettings(_Strict):
+    """How the analysis runs; every field has a sensible default."""
+
+    bootstrap: int = Field(200, ge=0, le=100_000)
+    seed: int = 0
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    key_gearing: float = Field(1.5, gt=0.0)
+
+
+class _Problem(ValueError):
+    """A cross-reference problem, with the path of the field it concerns."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class Service(_Strict):
+    """A service: the root of the model file."""
+
+    version: int
+    name: str
+    description: str | None = None
+    data: DataFiles = Field(default_factory=DataFiles)
+    columns: ColumnMap = Field(default_factory=ColumnMap)
+    volume: float | None = Field(None, ge=0)
+    budget: float | None = Field(None, ge=0)
+    moments: list[Moment] = Field(min_length=1)
+    outcomes: list[Outcome] = Field(default_factory=list)
+    segments: list[str] = Field(default_factory=list)
+    barriers: list[Barrier] = Field(default_factory=list)
+    interventions: list[Intervention] = Field(default_factory=list)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+
+    # Where the model was read from; relative data paths resolve against it.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError(
+                f"unknown version {value}: this keymoments reads service models of version 1"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Service:
+        for loc, message in self._problems():
+            raise _Problem(loc, message)
+        return self
+
+    def _problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for section in ("moments", "outcomes", "barriers", "interventions"):
+            seen: dict[str, int] = {}
+            for i, item in enumerate(getattr(self, section)):
+                if item.id in seen:
+                    problems.append(
+                        ((section, i, "id"),
+                         f"duplicate id {item.id!r} (also {section}[{seen[item.id]}]); "
+                         "give each one its own id")
+                    )
+                seen.setdefault(item.id, i)
+        owner: dict[str, str] = {}
+        for i, m in enumerate(self.moments):
+            for activity in m.activities:
+                if activity in owner and owner[activity] != m.id:
+                    problems.append(
+                        (("moments", i, "reached"),
+                         f"activity {activity!r} is mapped to two moments, "
+                         f"{owner[activity]!r} and {m.id!r}; an activity can mark only one")
+                    )
+                owner.setdefault(activity, m.id)
+        moment_ids = [m.id for m in self.moments]
+        barrier_ids = [b.id for b in self.barriers]
+        for i, b in enumerate(self.barriers):
+            if b.moment not in moment_ids:
+                problems.append(
+                    (("barriers", i, "moment"), _unknown("moment", b.moment, moment_ids))
+                )
+        for i, iv in enumerate(self.interventions):
+            if iv.moment is not None and iv.moment not in moment_ids:
+                problems.append(
+                    (("interventions", i, "moment"), _unknown("moment", iv.moment, moment_ids))
+                )
+            if iv.barrier is not None and iv.barrier not in barrier_ids:
+                problems.append(
+                    (("interventions", i, "barrier"),
+                     _unknown("barrier", iv.barrier, barrier_ids))
+                )
+            if iv.moment is not None:
+                target = next(m for m in self.moments if m.id == iv.moment)
+                if not target.breakable:
+                    problems.append(
+                        (("interventions", i, "moment"),
+                         f"moment {iv.moment!r} has no 'broken' activities, so an "
+                         "intervention cannot lower its break rate; add 'broken' to the moment")
+                    )
+        for name in self.segments:
+            if not name:
+                problems.append((("segments",), "a segment name cannot be empty"))
+        return problems
+
+    # -- convenient views ---------------------------------------------------
+
+    def moment(self, moment_id: str) -> Moment:
+        """The moment with this id (``KeyError`` if none)."""
+        for m in self.moments:
+            if m.id == moment_id:
+                return m
+        raise KeyError(moment_id)
+
+    def outcome(self, outcome_id: str) -> Outcome:
+        """The outcome with this id (``KeyError`` if none)."""
+        for o in self.outcomes:
+            if o.id == outcome_id:
+                return o
+        raise KeyError(outcome_id)
+
+    @property
+    def case_columns(self) -> list[str]:
+        """Every cases-table column the model refers to, in a stable order."""
+        cols = [
+            *self.segments,
+            *(m.rating for m in self.moments if m.rating),
+            *(o.column for o in self.outcomes if o.column),
+            *(b.column for b in self.barriers),
+        ]
+        return list(dict.fromkeys(cols))
+
+    def resolve(self, path: str | Path | None) -> Path | None:
+        """A data path from the model, made absolute against the model file's folder."""
+        if path is None:
+            return None
+        p = Path(path).expanduser()
+        if not p.is_absolute() and self.source is not None:
+            p = self.source.parent / p
+        return p
+
+
+def _unknown(kind: str, value: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(value, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known {kind}s: {', '.join(known)}"
+    return f"unknown {kind} {value!r}{hint}"
+
+
+# -- reading the YAML file with line numbers ---------------------------------------
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that rejects duplicate keys and remembers each value's line."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def _line_index(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map each path (('moments', 2, 'id')) in the YAML tree to its 1-based line."""
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is None:
+        return lines
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            lines.update(_line_index(value_node, (*path, key)))
+            lines[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_line_index(item, (*path, i)))
+    return lines
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _first_error(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, _Problem):
+        return cause.loc, str(cause)
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if err["type"] == "extra_forbidden":
+        return loc, _extra_field_message(loc)
+    if err["type"] == "missing":
+        message = f"missing required field {loc[-1]!r}"
+    elif err["type"] == "literal_error" and loc and loc[-2:-1] == ("perspectives",):
+        message = f"unknown perspective {err.get('input')!r}: use 'user' or 'provider'"
+    elif err["type"] == "literal_error" and loc and loc[-1] == "perspective":
+        message = f"unknown perspective {err.get('input')!r}: use 'user' or 'provider'"
+    elif "input" in err and err["type"] not in ("model_type",):
+        message = f"{message} (got {err['input']!r})"
+    return loc, message
+
+
+def _extra_field_message(loc: tuple[Any, ...]) -> str:
+    name = str(loc[-1])
+    known = _known_fields(loc[:-1])
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known fields: {', '.join(known)}"
+    return f"unknown field {name!r}{hint}"
+
+
+def _known_fields(parent: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Service
+    sections: dict[str, type[BaseModel]] = {
+        "moments": Moment,
+        "outcomes": Outcome,
+        "barriers": Barrier,
+        "interventions": Intervention,
+        "data": DataFiles,
+        "columns": ColumnMap,
+        "analysis": AnalysisSettings,
+    }
+    names = [p for p in parent if isinstance(p, str)]
+    if names and names[-1] in sections:
+        model = sections[names[-1]]
+    return [n for n in model.model_fields if n != "source"]
+
+
+def load_service(path: str | Path) -> Service:
+    """Read and validate a service model file (YAML, version 1).
+
+    Raises :class:`~keymoments.errors.ModelError` naming the file, line and field
+    of the first problem found.
+
+    Example:
+        >>> import keymoments
+        >>> svc = keymoments.load_service(keymoments.examples.service_path("health-check"))
+        >>> [m.id for m in svc.moments][:3]
+        ['invitation', 'booking', 'reminder']
+    """
+    p = Path(path)
+    name = str(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ModelError("file not found; check the path to the service model", file=name) from None
+    except UnicodeDecodeError as exc:
+        raise ModelError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the model as UTF-8",
+            file=name,
+        ) from None
+    except OSError as exc:
+        raise ModelError(f"cannot read it: {exc.strerror}", file=name) from None
+    return parse_service(text, file=name, source=p.resolve())
+
+
+def parse_service(text: str, *, file: str = "<model>", source: Path | None = None) -> Service:
+    """Validate a service model given as YAML text (see :func:`load_service`)."""
+    if "\t" in text:
+        line = text[: text.index("\t")].count("\n") + 1
+        raise ModelError(
+            "a tab character; YAML indents with spaces only, replace the tab with spaces",
+            file=file,
+            line=line,
+        )
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)  # type: ignore[no-untyped-call]
+        raw = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or "not valid YAML"
+        raise ModelError(f"YAML syntax: {problem}", file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ModelError(f"YAML syntax: {exc}", file=file) from None
+    if raw is None:
+        raise ModelError("the file is empty; start with 'version: 1' and 'name:'", file=file)
+    if not isinstance(raw, dict):
+        raise ModelError(
+            f"expected a mapping of fields (version, name, moments, ...), got a {type(raw).__name__}",
+            file=file,
+            line=1,
+        )
+    lines = _line_index(node)
+    try:
+        service = Service.model_validate(raw)
+    except ValidationError as exc:
+        loc, message = _first_error(exc)
+        line = None
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in lines:
+                line = lines[loc[:cut]]
+                break
+        raise ModelError(message, file=file, line=line, field=_field_name(loc) or None) from None
+    service.source = source
+    return service
