@@ -52,9 +52,7 @@ class _Strict(BaseModel):
 
 def _check_id(value: str) -> str:
     if not _ID.match(value):
-        raise ValueError(
-            f"id {value!r} should be letters, digits, '_', '-' or '.', with no spaces"
-        )
+        raise ValueError(f"id {value!r} should be letters, digits, '_', '-' or '.', with no spaces")
     return value
 
 
@@ -192,9 +190,7 @@ class Intervention(_Strict):
         if self.effect_range is not None:
             lo, hi = sorted(self.effect_range)
             if not lo <= self.effect <= hi:
-                raise ValueError(
-                    f"effect {self.effect} lies outside its effect_range [{lo}, {hi}]"
-                )
+                raise ValueError(f"effect {self.effect} lies outside its effect_range [{lo}, {hi}]")
             self.effect_range = (lo, hi)
         if self.cost < 0 or self.cost_per_case < 0:
             raise ValueError("cost and cost_per_case cannot be negative")
@@ -260,9 +256,11 @@ class Service(_Strict):
             for i, item in enumerate(getattr(self, section)):
                 if item.id in seen:
                     problems.append(
-                        ((section, i, "id"),
-                         f"duplicate id {item.id!r} (also {section}[{seen[item.id]}]); "
-                         "give each one its own id")
+                        (
+                            (section, i, "id"),
+                            f"duplicate id {item.id!r} (also {section}[{seen[item.id]}]); "
+                            "give each one its own id",
+                        )
                     )
                 seen.setdefault(item.id, i)
         owner: dict[str, str] = {}
@@ -270,9 +268,11 @@ class Service(_Strict):
             for activity in m.activities:
                 if activity in owner and owner[activity] != m.id:
                     problems.append(
-                        (("moments", i, "reached"),
-                         f"activity {activity!r} is mapped to two moments, "
-                         f"{owner[activity]!r} and {m.id!r}; an activity can mark only one")
+                        (
+                            ("moments", i, "reached"),
+                            f"activity {activity!r} is mapped to two moments, "
+                            f"{owner[activity]!r} and {m.id!r}; an activity can mark only one",
+                        )
                     )
                 owner.setdefault(activity, m.id)
         moment_ids = [m.id for m in self.moments]
@@ -289,16 +289,17 @@ class Service(_Strict):
                 )
             if iv.barrier is not None and iv.barrier not in barrier_ids:
                 problems.append(
-                    (("interventions", i, "barrier"),
-                     _unknown("barrier", iv.barrier, barrier_ids))
+                    (("interventions", i, "barrier"), _unknown("barrier", iv.barrier, barrier_ids))
                 )
             if iv.moment is not None:
                 target = next(m for m in self.moments if m.id == iv.moment)
                 if not target.breakable:
                     problems.append(
-                        (("interventions", i, "moment"),
-                         f"moment {iv.moment!r} has no 'broken' activities, so an "
-                         "intervention cannot lower its break rate; add 'broken' to the moment")
+                        (
+                            ("interventions", i, "moment"),
+                            f"moment {iv.moment!r} has no 'broken' activities, so an "
+                            "intervention cannot lower its break rate; add 'broken' to the moment",
+                        )
                     )
         for name in self.segments:
             if not name:
@@ -414,9 +415,9 @@ def _first_error(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
         return loc, _extra_field_message(loc)
     if err["type"] == "missing":
         message = f"missing required field {loc[-1]!r}"
-    elif err["type"] == "literal_error" and loc and loc[-2:-1] == ("perspectives",):
-        message = f"unknown perspective {err.get('input')!r}: use 'user' or 'provider'"
-    elif err["type"] == "literal_error" and loc and loc[-1] == "perspective":
+    elif (err["type"] == "literal_error" and loc and loc[-2:-1] == ("perspectives",)) or (
+        err["type"] == "literal_error" and loc and loc[-1] == "perspective"
+    ):
         message = f"unknown perspective {err.get('input')!r}: use 'user' or 'provider'"
     elif "input" in err and err["type"] not in ("model_type",):
         message = f"{message} (got {err['input']!r})"
@@ -487,7 +488,7 @@ def parse_service(text: str, *, file: str = "<model>", source: Path | None = Non
         )
     try:
         node = yaml.compose(text, Loader=_LineLoader)  # type: ignore[no-untyped-call]
-        raw = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -499,7 +500,8 @@ def parse_service(text: str, *, file: str = "<model>", source: Path | None = Non
         raise ModelError("the file is empty; start with 'version: 1' and 'name:'", file=file)
     if not isinstance(raw, dict):
         raise ModelError(
-            f"expected a mapping of fields (version, name, moments, ...), got a {type(raw).__name__}",
+            "expected a mapping of fields (version, name, moments, ...), "
+            f"got a {type(raw).__name__}",
             file=file,
             line=1,
         )

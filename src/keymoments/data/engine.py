@@ -35,9 +35,7 @@ class Engine:
 
     def __init__(self, name: str = "duckdb", *, threads: int | None = None) -> None:
         if name not in ENGINES:
-            raise EngineError(
-                f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}"
-            )
+            raise EngineError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
         self.name = name
         try:
             self.con: Any = ibis.duckdb.connect()

@@ -1,0 +1,352 @@
+"""``analyse``: from a service model and its data to key moments with confidence.
+
+The steps, each on the smallest data that will do:
+
+1. read the events (and cases) through the engine, setting aside rows that
+   cannot be used, with reasons (:mod:`keymoments.data.readers`);
+2. reduce them to journey signatures and waits (:mod:`keymoments.journey.summaries`);
+3. fit the journey chains and measure recoverable, gearing and key flags with
+   bootstrap intervals (:mod:`keymoments.gearing`);
+4. place every moment in a quadrant (:mod:`keymoments.alignment`) and follow
+   the paths out of each broken moment (:mod:`keymoments.journey.after_break`).
+
+Example:
+    >>> import keymoments
+    >>> ex = keymoments.examples.load_health_check(n_cases=2000)
+    >>> result = keymoments.analyse(ex.service, events=ex.events, cases=ex.cases, bootstrap=20)
+    >>> result.key_moments("provider")
+    ['appointment']
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from keymoments.alignment import quadrant
+from keymoments.data.engine import Engine, connect
+from keymoments.data.readers import CaseTable, EventLog, ReadReport, read_cases, read_events
+from keymoments.errors import DataError, DataWarning, ModelError, StatisticsWarning
+from keymoments.gearing import estimate_impacts
+from keymoments.journey.after_break import after_break
+from keymoments.journey.fit import JourneyData
+from keymoments.journey.summaries import summarise_journeys
+from keymoments.model import Service, load_service
+from keymoments.result import AnalysisResult, MomentResult
+
+__all__ = ["Progress", "analyse"]
+
+# progress(stage, done, total): stage names are "read", "summarise", "bootstrap".
+Progress = Callable[[str, int, int], None]
+DataInput = str | Path | pd.DataFrame | None
+
+
+def _as_file(data: pd.DataFrame, folder: Path, name: str) -> Path:
+    """A DataFrame given in Python goes through the same reader as a file would."""
+    path = folder / f"{name}.parquet"
+    frame = data.copy()
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            frame[col] = frame[col].map(lambda v: None if pd.isna(v) else str(v))
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def _resolve(service: Service, given: DataInput, which: str) -> DataInput:
+    if given is not None:
+        return given
+    return service.resolve(getattr(service.data, which))
+
+
+def analyse(
+    service: Service | str | Path,
+    *,
+    events: DataInput = None,
+    cases: DataInput = None,
+    engine: str | Engine | None = None,
+    bootstrap: int | None = None,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> AnalysisResult:
+    """Find the key moments of a service in its journey data.
+
+    Args:
+        service: a :class:`~keymoments.model.Service` or the path of its YAML file.
+        events: the event log (path or DataFrame); defaults to the model's ``data.events``.
+        cases: the cases table (path or DataFrame); defaults to the model's ``data.cases``.
+        engine: ``"duckdb"`` (default) or an :class:`~keymoments.data.engine.Engine`.
+        bootstrap: number of bootstrap draws (default: the model's, 200).
+        seed: bootstrap seed (default: the model's, 0).
+        progress: called as ``progress(stage, done, total)`` while it works.
+
+    Returns:
+        An :class:`~keymoments.result.AnalysisResult`.
+
+    Raises:
+        ModelError: the model is invalid. DataError: the data cannot be used.
+    """
+    if not isinstance(service, Service):
+        service = load_service(service)
+    if not service.outcomes:
+        raise ModelError(
+            "the model has no outcomes; add at least one under 'outcomes:' (an activity "
+            "reached, or a numeric cases column) so moments can be measured against it",
+            file=str(service.source) if service.source else None,
+            field="outcomes",
+        )
+    eng = connect(engine)
+    notify = progress or (lambda stage, done, total: None)
+    events_in = _resolve(service, events, "events")
+    cases_in = _resolve(service, cases, "cases")
+    if events_in is None:
+        raise DataError(
+            f"service {service.name!r}: no events given; pass --events FILE or name one under "
+            "'data: {events: ...}' in the model (a survey-only analysis needs the drivers "
+            "feature, not yet available)"
+        )
+    with (
+        tempfile.TemporaryDirectory(prefix="keymoments-") as tmp,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always", category=DataWarning)
+        warnings.simplefilter("always", category=StatisticsWarning)
+        folder = Path(tmp)
+        notify("read", 0, 2)
+        events_path = (
+            _as_file(events_in, folder, "events")
+            if isinstance(events_in, pd.DataFrame)
+            else Path(events_in)
+        )
+        log = read_events(events_path, columns=service.columns, engine=eng)
+        if isinstance(events_in, pd.DataFrame):
+            log.report.file = "<events DataFrame>"
+        case_table: CaseTable | None = None
+        if cases_in is not None:
+            cases_path = (
+                _as_file(cases_in, folder, "cases")
+                if isinstance(cases_in, pd.DataFrame)
+                else Path(cases_in)
+            )
+            case_table = read_cases(
+                cases_path,
+                case_id=service.columns.cases_case_id or service.columns.case_id,
+                engine=eng,
+            )
+            if isinstance(cases_in, pd.DataFrame):
+                case_table.report.file = "<cases DataFrame>"
+        notify("read", 2, 2)
+        _check_columns(service, log, case_table)
+        notify("summarise", 0, 1)
+        summary = summarise_journeys(
+            log.table, service, eng, cases=case_table.table if case_table else None
+        )
+        notify("summarise", 1, 1)
+        _warn_about_data(service, summary, log)
+        data = JourneyData.from_summary(summary)
+        impacts = estimate_impacts(
+            data,
+            service,
+            n_boot=bootstrap,
+            seed=seed,
+            progress=lambda done, total: notify("bootstrap", done, total),
+        )
+        for q, i in enumerate(impacts.breakable):
+            if impacts.point.ok_unseen[q]:
+                warnings.warn(
+                    f"moment {service.moments[i].id!r}: no case ever passed it without "
+                    "breaking it, so what fixing it would bring cannot be estimated; its "
+                    "recoverable is left empty",
+                    StatisticsWarning,
+                    stacklevel=2,
+                )
+        reports: list[ReadReport] = [log.report, *([case_table.report] if case_table else [])]
+        result = _assemble(service, summary, data, impacts, reports, eng)
+        result.warnings = [str(w.message) for w in caught]
+        result._set_aside = [r for r in reports if r.set_aside_rows is not None and r.n_set_aside]
+        result._engine = eng
+        return result
+
+
+def _check_columns(service: Service, log: EventLog, cases: CaseTable | None) -> None:
+    available = set(log.table.columns) | (set(cases.table.columns) if cases else set())
+    for col in service.case_columns:
+        if col not in available:
+            where = cases.report.file if cases else log.report.file
+            names = sorted(cases.table.columns if cases else log.table.columns)
+            import difflib
+
+            close = difflib.get_close_matches(col, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            users = _column_users(service, col)
+            raise DataError(
+                f"{where}: no column {col!r} (needed by {users}){hint}; "
+                f"columns are: {', '.join(names)}"
+                + ("" if cases else "; give a cases table with --cases")
+            )
+
+
+def _column_users(service: Service, col: str) -> str:
+    users = [f"segment {col!r}"] if col in service.segments else []
+    users += [f"moment {m.id!r} rating" for m in service.moments if m.rating == col]
+    users += [f"outcome {o.id!r}" for o in service.outcomes if o.column == col]
+    users += [f"barrier {b.id!r}" for b in service.barriers if b.column == col]
+    return ", ".join(users)
+
+
+def _warn_about_data(service: Service, summary: Any, log: EventLog) -> None:
+    seen = set()
+    if summary.n_events_mapped == 0:
+        unmapped = ", ".join(summary.unmapped["activity"].astype(str).head(8))
+        raise DataError(
+            f"{log.report.file}: none of the {summary.n_events} events has an activity named in "
+            f"the model; the log's activities include: {unmapped}. Check 'reached'/'broken' "
+            "of the moments (activity names must match exactly)"
+        )
+    sigs = summary.signatures
+    for code in {int(c) for s in sigs["sig"] for c in str(s).split(".") if c}:
+        seen.add(code)
+    space = summary.space
+    for i, m in enumerate(service.moments):
+        if space.ok(i) not in seen and space.broken(i) not in seen:
+            warnings.warn(
+                f"moment {m.id!r}: none of its activities ({', '.join(m.activities)}) "
+                "appears in the events; nobody reaches it",
+                DataWarning,
+                stacklevel=3,
+            )
+    for j, o in enumerate(space.binary_outcomes):
+        if space.outcome(j) not in seen:
+            warnings.warn(
+                f"outcome {o!r}: its activities never appear in the events; its mean is 0",
+                DataWarning,
+                stacklevel=3,
+            )
+    for oid, n in summary.outcome_values_ignored.items():
+        if n:
+            warnings.warn(
+                f"outcome {oid!r}: {n} values are not numbers and were left out of its mean",
+                DataWarning,
+                stacklevel=3,
+            )
+    if len(sigs) and service.segments:
+        sizes = sigs.groupby("segment")["n"].sum()
+        for seg, n in sizes.items():
+            if n < 30:
+                warnings.warn(
+                    f"segment {seg!r} has only {int(n)} cases; its chain borrows the pooled "
+                    "transitions where it has none and its figures are uncertain",
+                    StatisticsWarning,
+                    stacklevel=3,
+                )
+
+
+def _outcome_means(service: Service, data: JourneyData) -> list[float | None]:
+    total = data.n.sum()
+    means: list[float | None] = []
+    for o in service.outcomes:
+        if o.kind == "binary":
+            j = data.space.binary_outcomes.index(o.id)
+            s = data.space.outcome(j)
+            col = np.asarray((data.visits[:, s] > 0).todense()).ravel()
+            means.append(float((data.n * col).sum() / total) if total else None)
+        else:
+            ny = data.n_y[o.id].sum()
+            means.append(float(data.sum_y[o.id].sum() / ny) if ny > 0 else None)
+    return means
+
+
+def _assemble(
+    service: Service,
+    summary: Any,
+    data: JourneyData,
+    impacts: Any,
+    reports: list[ReadReport],
+    engine: Engine,
+) -> AnalysisResult:
+    threshold = service.analysis.key_gearing
+    position = {i: q for q, i in enumerate(impacts.breakable)}
+    moments: list[MomentResult] = []
+    for i, m in enumerate(service.moments):
+        q = position.get(i)
+        impact: dict[str, dict[str, Any]] = {}
+        key = {"user": False, "provider": False}
+        user = provider = None
+        if q is not None and not impacts.point.ok_unseen[q]:
+            for k, o in enumerate(service.outcomes):
+                impact[o.id] = {
+                    "recoverable": float(impacts.point.recoverable[q, k]),
+                    "ci": [
+                        float(impacts.recoverable_ci[0, q, k]),
+                        float(impacts.recoverable_ci[1, q, k]),
+                    ],
+                    "gearing": float(impacts.gearing[q, k]),
+                    "gearing_ci": [
+                        float(impacts.gearing_ci[0, q, k]),
+                        float(impacts.gearing_ci[1, q, k]),
+                    ],
+                    "marginal": float(impacts.point.marginal[q, k]),
+                    "marginal_ci": [
+                        float(impacts.marginal_ci[0, q, k]),
+                        float(impacts.marginal_ci[1, q, k]),
+                    ],
+                    "marginal_gearing": float(impacts.marginal_gearing[q, k]),
+                }
+            user = impacts.perspective["user"][q]
+            provider = impacts.perspective["provider"][q]
+            key = {"user": bool(user and user.key), "provider": bool(provider and provider.key)}
+        moments.append(
+            MomentResult(
+                id=m.id,
+                name=m.label,
+                stage=m.stage,
+                perspectives=list(m.perspectives),
+                breakable=m.breakable,
+                reach=float(impacts.point.reach[i]),
+                reach_ci=(float(impacts.reach_ci[0, i]), float(impacts.reach_ci[1, i])),
+                break_rate=float(impacts.point.break_rate[i]) if m.breakable else 0.0,
+                break_rate_ci=(
+                    float(impacts.break_rate_ci[0, i]),
+                    float(impacts.break_rate_ci[1, i]),
+                )
+                if m.breakable
+                else (0.0, 0.0),
+                impact=impact,
+                key=key,
+                deciding={"user": user, "provider": provider},
+                quadrant=quadrant(
+                    key_user=key["user"],
+                    key_provider=key["provider"],
+                    user=user,
+                    provider=provider,
+                    threshold=threshold,
+                ),
+            )
+        )
+    breaks = {
+        m.id: after_break(summary.waits, summary.space, i)
+        for i, m in enumerate(service.moments)
+        if m.breakable
+    }
+    return AnalysisResult(
+        service=service,
+        n_cases=summary.n_cases,
+        n_events=summary.n_events,
+        n_events_mapped=summary.n_events_mapped,
+        outcome_means=_outcome_means(service, data),
+        moments=moments,
+        after_break=breaks,
+        waits=summary.waits,
+        variants=data.variants(),
+        unmapped=summary.unmapped,
+        reports=reports,
+        n_boot=impacts.n_boot,
+        confidence=impacts.confidence,
+        space=summary.space,
+        cases_without_events=summary.cases_without_events,
+    )

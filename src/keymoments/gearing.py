@@ -1,0 +1,245 @@
+"""Recoverable, gearing and key flags, with bootstrap intervals.
+
+For each breakable moment and outcome, the **recoverable** is the change in
+the outcome's mean per case if the moment never broke (see
+:mod:`keymoments.journey.fit`). **Gearing** divides it by the mean absolute
+recoverable of all breakable moments for that outcome, so 1 is an average
+moment and 3 a moment worth three average ones. **Marginal** is the gain per
+percentage point fewer breaks; marginal gearing compares it the same way.
+
+Key rule (documented in ``docs/concepts.md``): a moment is *key for an
+outcome* when its gearing is at least ``key_gearing`` (1.5 by default) and the
+interval of its recoverable lies wholly above zero. A perspective's outcomes
+that carry a money ``value`` are first added up into one money recoverable per
+moment, which is judged the same way; a moment is *key for a perspective* when
+it is key for that money total or for any of the perspective's outcomes
+without a value, and the moment declares that perspective.
+
+Intervals come from a bootstrap over cases: the journey signatures are
+resampled multinomially with their observed counts (never the raw events), and
+within a signature the numeric outcomes get the signature's own spread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from keymoments.journey.fit import Evaluation, JourneyData, evaluate
+from keymoments.model import PERSPECTIVES, Perspective, Service
+
+__all__ = ["Impacts", "PerspectiveImpact", "bootstrap", "estimate_impacts", "gearing_of"]
+
+Array = NDArray[np.float64]
+Progress = Callable[[int, int], None]
+
+
+def gearing_of(recoverable: Array) -> Array:
+    """Gearing along the moment axis (-2): recoverable over the mean |recoverable|."""
+    scale = np.nanmean(np.abs(recoverable), axis=-2, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(scale > 0, recoverable / np.where(scale > 0, scale, 1.0), 0.0)
+
+
+def _within_variance(data: JourneyData, outcome: str) -> Array:
+    """Per-row variance of a numeric outcome among cases sharing a signature and segment.
+
+    Pooled over the rows of a segment (rows of one case have no spread of their own).
+    """
+    n_y, s, s2 = data.n_y[outcome], data.sum_y[outcome], data.sum_y2[outcome]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        within = np.where(n_y > 0, s2 - s * s / np.where(n_y > 0, n_y, 1), 0.0)
+    out = np.zeros(len(n_y))
+    for g in range(len(data.segments)):
+        rows = data.seg_of_row == g
+        dof = (np.maximum(n_y - 1, 0) * rows).sum()
+        var = (within * rows).sum() / dof if dof > 0 else 0.0
+        out[rows] = max(var, 0.0)
+    return out
+
+
+def bootstrap(
+    data: JourneyData,
+    service: Service,
+    *,
+    n_boot: int,
+    seed: int,
+    progress: Progress | None = None,
+) -> list[Evaluation]:
+    """Evaluate ``n_boot`` multinomial resamples of the signature counts."""
+    rng = np.random.default_rng(seed)
+    total = round(data.n.sum())
+    p = data.n / data.n.sum()
+    variances = {o: _within_variance(data, o) for o in data.numeric}
+    draws: list[Evaluation] = []
+    for b in range(n_boot):
+        k = rng.multinomial(total, p).astype(float)
+        ratio = np.divide(k, data.n, out=np.zeros_like(k), where=data.n > 0)
+        y_counts = {o: data.n_y[o] * ratio for o in data.numeric}
+        y_sums = {}
+        for o in data.numeric:
+            noise = rng.normal(0.0, 1.0, len(k)) * np.sqrt(y_counts[o] * variances[o])
+            y_sums[o] = data.sum_y[o] * ratio + noise
+        draws.append(evaluate(data, service, k, y_sums=y_sums, y_counts=y_counts))
+        if progress is not None:
+            progress(b + 1, n_boot)
+    return draws
+
+
+@dataclass
+class PerspectiveImpact:
+    """How much a moment is worth fixing for one perspective."""
+
+    measure: str  # "money" or an outcome id
+    recoverable: float
+    ci: tuple[float, float]
+    gearing: float
+    gearing_ci: tuple[float, float]
+    significant: bool
+    key: bool
+
+
+@dataclass
+class Impacts:
+    """Point estimates, intervals and key flags for every moment and outcome.
+
+    Arrays are (breakable moments × outcomes); ``breakable`` lists their moment
+    indices. ``draws`` hold the bootstrap values (draws × ...), or are empty.
+    """
+
+    breakable: list[int]
+    point: Evaluation
+    reach_ci: Array  # (2, M)
+    break_rate_ci: Array
+    recoverable_ci: Array  # (2, B, O)
+    gearing: Array
+    gearing_ci: Array
+    marginal_ci: Array
+    marginal_gearing: Array
+    perspective: dict[Perspective, list[PerspectiveImpact | None]]
+    confidence: float
+    n_boot: int
+
+    def key(self, moment_position: int, perspective: Perspective) -> bool:
+        """Whether the breakable moment at this position is key for a perspective."""
+        impact = self.perspective[perspective][moment_position]
+        return bool(impact is not None and impact.key)
+
+
+def _interval(draws: Array, point: Array, confidence: float) -> Array:
+    if draws.shape[0] == 0:
+        return np.stack([point, point])
+    tail = (1 - confidence) / 2 * 100
+    with np.errstate(invalid="ignore"):
+        return np.nanpercentile(draws, [tail, 100 - tail], axis=0)
+
+
+def estimate_impacts(
+    data: JourneyData,
+    service: Service,
+    *,
+    n_boot: int | None = None,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> Impacts:
+    """Point estimates plus bootstrap intervals, gearing and key flags."""
+    settings = service.analysis
+    n_boot = settings.bootstrap if n_boot is None else n_boot
+    seed = settings.seed if seed is None else seed
+    confidence = settings.confidence
+    point = evaluate(data, service, data.n)
+    draws = bootstrap(data, service, n_boot=n_boot, seed=seed, progress=progress)
+    breakable = [i for i, m in enumerate(service.moments) if m.breakable]
+
+    def stack(attr: str) -> Array:
+        if not draws:
+            return np.zeros((0, *getattr(point, attr).shape))
+        return np.stack([getattr(d, attr) for d in draws])
+
+    rec_draws = stack("recoverable")
+    gear_point = gearing_of(point.recoverable)
+    gear_draws = gearing_of(rec_draws) if len(draws) else rec_draws
+    marg_draws = stack("marginal")
+
+    impacts = Impacts(
+        breakable=breakable,
+        point=point,
+        reach_ci=_interval(stack("reach"), point.reach, confidence),
+        break_rate_ci=_interval(stack("break_rate"), point.break_rate, confidence),
+        recoverable_ci=_interval(rec_draws, point.recoverable, confidence),
+        gearing=gear_point,
+        gearing_ci=_interval(gear_draws, gear_point, confidence),
+        marginal_ci=_interval(marg_draws, point.marginal, confidence),
+        marginal_gearing=gearing_of(point.marginal),
+        perspective={},
+        confidence=confidence,
+        n_boot=len(draws),
+    )
+    for p in PERSPECTIVES:
+        impacts.perspective[p] = _perspective_impacts(
+            service, p, breakable, point.recoverable, rec_draws, confidence
+        )
+    return impacts
+
+
+def _perspective_impacts(
+    service: Service,
+    perspective: Perspective,
+    breakable: list[int],
+    rec: Array,
+    rec_draws: Array,
+    confidence: float,
+) -> list[PerspectiveImpact | None]:
+    """Per breakable moment: the measure that decides key-ness for this perspective."""
+    threshold = service.analysis.key_gearing
+    outcomes = [(k, o) for k, o in enumerate(service.outcomes) if o.perspective == perspective]
+    valued = [(k, o) for k, o in outcomes if o.value is not None]
+    unvalued = [(k, o) for k, o in outcomes if o.value is None]
+    measures: list[tuple[str, Array, Array]] = []
+    if valued:
+        weights = np.zeros(rec.shape[-1])
+        for k, o in valued:
+            weights[k] = float(o.value or 0.0)
+        measures.append(("money", rec @ weights, rec_draws @ weights))
+    for k, o in unvalued:
+        measures.append((o.id, rec[:, k], rec_draws[..., k]))
+    if not measures:
+        return [None] * len(breakable)
+
+    judged: list[list[PerspectiveImpact]] = []
+    for name, point, draws in measures:
+        gear = gearing_of(point[:, None])[:, 0]
+        gear_draws = gearing_of(draws[..., None])[..., 0] if draws.shape[0] else draws
+        ci = _interval(draws, point, confidence)
+        gci = _interval(gear_draws, gear, confidence)
+        row = []
+        for q in range(len(breakable)):
+            lo, hi = float(ci[0, q]), float(ci[1, q])
+            significant = bool(lo > 0 or hi < 0) if draws.shape[0] else bool(point[q] != 0)
+            row.append(
+                PerspectiveImpact(
+                    measure=name,
+                    recoverable=float(point[q]),
+                    ci=(lo, hi),
+                    gearing=float(gear[q]),
+                    gearing_ci=(float(gci[0, q]), float(gci[1, q])),
+                    significant=significant,
+                    key=bool(gear[q] >= threshold and lo > 0),
+                )
+            )
+        judged.append(row)
+
+    out: list[PerspectiveImpact | None] = []
+    for q, i in enumerate(breakable):
+        candidates = [row[q] for row in judged]
+        if perspective not in service.moments[i].perspectives:
+            out.append(None)
+            continue
+        keyed = [c for c in candidates if c.key]
+        # the deciding measure: a key one if any, else the largest effect
+        best = max(keyed or candidates, key=lambda c: abs(c.gearing))
+        out.append(best)
+    return out

@@ -1,0 +1,283 @@
+"""Event logs reduced to journey summaries, as Ibis expressions on the engine.
+
+This is the only place where journeys are computed from raw rows. Each event
+is mapped to a moment (or a binary outcome marker) through a small mapping
+table; consecutive events of the same moment form one *visit*, which is broken
+when any of its events is a broken activity (a broken event also closes the
+visit, so "declined, then approved" is two visits). From the ordered visits of
+each case come:
+
+- **journey signatures**: the sequence of state codes, with the number of cases
+  that followed it per segment and the sums needed for numeric outcomes;
+- **waits**: for each pair of consecutive states (and state → end), how many
+  times it happened and the median and 90th percentile of the time between
+  the last event of one visit and the first of the next;
+- **unmapped activities**: events that mark no moment, counted by activity.
+
+Everything after this module works on these summaries, whose size does not
+grow with the number of events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+
+from keymoments.data.engine import Engine
+from keymoments.journey.states import StateSpace
+from keymoments.model import Service
+
+__all__ = ["MISSING_SEGMENT", "JourneySummary", "summarise_journeys"]
+
+MISSING_SEGMENT = "(missing)"
+_SEGMENT_SEP = " | "
+
+
+@dataclass
+class JourneySummary:
+    """The small tables the statistics work on.
+
+    Attributes:
+        space: the chain's state space.
+        signatures: one row per (segment, signature): ``segment``, ``sig``
+            (state codes joined by ``.``; empty for a case that reached no
+            moment), ``n`` cases, and per numeric outcome ``o``: ``n_y:o``,
+            ``sum_y:o``, ``sum_y2:o`` over the cases with a value.
+        waits: ``from_code``, ``to_code`` (-1 for the end of the journey), ``n``,
+            ``median_s``, ``p90_s``.
+        unmapped: ``activity``, ``n`` for events that mark no moment or outcome.
+        n_events: events used; n_events_mapped: of which mapped to a state.
+        n_cases: cases in the events (every case, including those that reached
+            no moment).
+        numeric_outcomes: ids of the numeric outcomes summarised.
+        outcome_values_ignored: per numeric outcome, values present but not
+            numbers.
+        cases_without_events: cases in the cases table that have no event.
+    """
+
+    space: StateSpace
+    signatures: pd.DataFrame
+    waits: pd.DataFrame
+    unmapped: pd.DataFrame
+    n_events: int
+    n_events_mapped: int
+    n_cases: int
+    numeric_outcomes: list[str] = field(default_factory=list)
+    outcome_values_ignored: dict[str, int] = field(default_factory=dict)
+    cases_without_events: int = 0
+
+
+def _mapping_table(service: Service, space: StateSpace) -> pa.Table:
+    """activity → (unit, broken, sub): unit is the moment index, or M + j for outcome j."""
+    activities: list[str] = []
+    units: list[int] = []
+    broken: list[int] = []
+    subs: list[int] = []
+    n_moments = len(space.moments)
+    for i, m in enumerate(service.moments):
+        for a in m.activities:
+            activities.append(a)
+            units.append(i)
+            broken.append(int(a in m.broken))
+            subs.append(0)
+    binary = [o for o in service.outcomes if o.kind == "binary"]
+    for j, o in enumerate(binary):
+        for a in o.reached or []:
+            activities.append(a)
+            units.append(n_moments + j)
+            broken.append(0)
+            # an outcome marker follows the moment event of the same activity
+            subs.append(1)
+    return pa.table(
+        {
+            "activity": pa.array(activities, pa.string()),
+            "unit": pa.array(units, pa.int64()),
+            "is_broken": pa.array(broken, pa.int64()),
+            "sub": pa.array(subs, pa.int64()),
+        }
+    )
+
+
+def segment_key(cases: ibis.Table, segments: list[str]) -> ibis.Value:
+    """One string per case naming its segment (``"a | b"`` for several columns)."""
+    if not segments:
+        return ibis.literal("all")
+    parts = [
+        cases[s].cast("string").strip().nullif("").fill_null(MISSING_SEGMENT) for s in segments
+    ]
+    key = parts[0]
+    for p in parts[1:]:
+        key = key.concat(_SEGMENT_SEP, p)
+    return key
+
+
+def summarise_journeys(
+    events: ibis.Table,
+    service: Service,
+    engine: Engine,
+    *,
+    cases: ibis.Table | None = None,
+) -> JourneySummary:
+    """Reduce an event table (case_id, activity, timestamp, row) to journey summaries.
+
+    ``cases`` (case_id plus columns) supplies segments and numeric outcomes.
+    Numeric outcome and segment columns missing from ``cases`` are looked for
+    on the events (case attributes are often repeated on every event).
+    """
+    space = StateSpace.from_service(service)
+    n_moments = len(space.moments)
+    mapping = engine.from_arrow(_mapping_table(service, space), prefix="mapping")
+
+    ev = events.select("case_id", "activity", "timestamp", "row")
+    mapped = ev.inner_join(mapping, "activity")
+
+    order = [mapped.timestamp, mapped.row, mapped["sub"]]
+    w = ibis.window(group_by=mapped.case_id, order_by=order)
+    prev_unit = mapped.unit.lag().over(w)
+    prev_broken = mapped.is_broken.lag().over(w)
+    starts = mapped.mutate(
+        new_visit=ibis.ifelse(
+            prev_unit.isnull() | (prev_unit != mapped.unit) | (prev_broken == 1), 1, 0
+        )
+    )
+    cw = ibis.cumulative_window(
+        group_by=starts.case_id, order_by=[starts.timestamp, starts.row, starts["sub"]]
+    )
+    numbered = starts.mutate(visit_no=starts.new_visit.sum().over(cw))
+    visits_expr = numbered.group_by(["case_id", "visit_no"]).aggregate(
+        unit=numbered.unit.max(),
+        broken=numbered.is_broken.max(),
+        t_first=numbered.timestamp.min(),
+        t_last=numbered.timestamp.max(),
+    )
+    visits_expr = visits_expr.mutate(
+        code=ibis.ifelse(
+            visits_expr.unit < n_moments,
+            visits_expr.unit * 2 + visits_expr.broken,
+            visits_expr.unit + n_moments,
+        )
+    )
+    visits = engine.materialise(visits_expr, prefix="visits")
+
+    per_case = visits.group_by("case_id").aggregate(
+        sig=visits.code.cast("string").group_concat(".", order_by=[visits.visit_no])
+    )
+    all_cases = ev.select("case_id").distinct()
+    journeys = all_cases.left_join(per_case, "case_id").select(
+        all_cases.case_id, sig=per_case.sig.fill_null("")
+    )
+
+    numeric = [o for o in service.outcomes if o.kind == "numeric"]
+    wanted = [*service.segments, *(o.column for o in numeric if o.column)]
+    attrs, cases_without_events = _case_attributes(events, cases, wanted, engine)
+    if attrs is not None:
+        journeys = journeys.left_join(attrs, "case_id").select(
+            journeys.case_id, journeys.sig, *[attrs[c] for c in wanted if c in attrs.columns]
+        )
+
+    seg = segment_key(journeys, service.segments) if service.segments else ibis.literal("all")
+    journeys = journeys.mutate(segment=seg)
+    aggs: dict[str, ibis.Value] = {"n": journeys.count()}
+    ignored_exprs: dict[str, ibis.Value] = {}
+    for o in numeric:
+        col = journeys[o.column]
+        y = (
+            col.cast("float64")
+            if col.type().is_numeric()
+            else col.cast("string").try_cast("float64")
+        )
+        aggs[f"n_y:{o.id}"] = y.count()
+        aggs[f"sum_y:{o.id}"] = y.sum()
+        aggs[f"sum_y2:{o.id}"] = (y * y).sum()
+        if not col.type().is_numeric():
+            ignored_exprs[o.id] = (col.notnull() & y.isnull()).cast("int64").sum()
+    signatures = engine.to_pandas(journeys.group_by(["segment", "sig"]).aggregate(**aggs))
+    signatures = signatures.sort_values(["segment", "sig"], kind="stable").reset_index(drop=True)
+    for o in numeric:
+        for prefix in ("sum_y", "sum_y2"):
+            signatures[f"{prefix}:{o.id}"] = signatures[f"{prefix}:{o.id}"].fillna(0.0)
+    ignored: dict[str, int] = {}
+    if ignored_exprs:
+        counts = engine.to_pandas(journeys.aggregate(**ignored_exprs))
+        ignored = {k: int(counts[k].iloc[0] or 0) for k in ignored_exprs}
+
+    waits = _waits(visits, engine)
+
+    unmapped_expr = (
+        ev.anti_join(mapping, "activity")
+        .group_by("activity")
+        .aggregate(n=ibis._.count())
+        .order_by([ibis.desc("n"), "activity"])
+    )
+    unmapped = engine.to_pandas(unmapped_expr)
+    counts = engine.to_pandas(ev.aggregate(n_events=ev.count(), n_cases=ev.case_id.nunique()))
+    n_mapped = int(engine.to_pandas(mapped.count()))
+    return JourneySummary(
+        space=space,
+        signatures=signatures,
+        waits=waits,
+        unmapped=unmapped,
+        n_events=int(counts["n_events"].iloc[0]),
+        n_events_mapped=n_mapped,
+        n_cases=int(counts["n_cases"].iloc[0]),
+        numeric_outcomes=[o.id for o in numeric],
+        outcome_values_ignored=ignored,
+        cases_without_events=cases_without_events,
+    )
+
+
+def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
+    w = ibis.window(group_by=visits.case_id, order_by=[visits.visit_no])
+    nxt = visits.mutate(
+        to_code=visits.code.lead().over(w).fill_null(-1),
+        next_first=visits.t_first.lead().over(w),
+    )
+    gap = nxt.next_first.epoch_seconds() - nxt.t_last.epoch_seconds()
+    nxt = nxt.mutate(gap=gap.cast("float64"))
+    expr = nxt.group_by([nxt.code.name("from_code"), "to_code"]).aggregate(
+        n=nxt.count(),
+        median_s=nxt.gap.quantile(0.5),
+        p90_s=nxt.gap.quantile(0.9),
+    )
+    out = engine.to_pandas(expr)
+    return out.sort_values(["from_code", "to_code"]).reset_index(drop=True)
+
+
+def _case_attributes(
+    events: ibis.Table,
+    cases: ibis.Table | None,
+    wanted: list[str],
+    engine: Engine,
+) -> tuple[ibis.Table | None, int]:
+    """Per-case columns from the cases table, falling back to the events' case attributes."""
+    if not wanted:
+        return None, 0
+    tables: list[ibis.Table] = []
+    found: set[str] = set()
+    cases_without_events = 0
+    if cases is not None:
+        have = [c for c in wanted if c in cases.columns]
+        if have:
+            tables.append(cases.select("case_id", *have))
+            found.update(have)
+        known = events.select("case_id").distinct()
+        cases_without_events = int(
+            engine.to_pandas(cases.select("case_id").anti_join(known, "case_id").count())
+        )
+    rest = [c for c in wanted if c not in found and c in events.columns]
+    if rest:
+        # a case attribute repeated on events: take any non-null value per case
+        tables.append(events.group_by("case_id").aggregate(**{c: events[c].max() for c in rest}))
+    if not tables:
+        return None, cases_without_events
+    out = tables[0]
+    for t in tables[1:]:
+        out = out.outer_join(t, "case_id").select(
+            case_id=ibis.coalesce(out.case_id, t.case_id),
+            **{c: out[c] for c in out.columns if c != "case_id"},
+            **{c: t[c] for c in t.columns if c != "case_id"},
+        )
+    return out, cases_without_events

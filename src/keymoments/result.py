@@ -1,0 +1,348 @@
+"""The result of an analysis: a typed object with a table, a JSON view and charts.
+
+In the manner of lifelines' fitters and statsmodels' results:
+:attr:`AnalysisResult.summary` is a tidy table (one row per moment),
+:meth:`AnalysisResult.to_dict` the JSON document of the command line's
+``--json`` (the contract in DESIGN.md, plus extra fields), ``plot_*`` methods
+give Altair charts and ``_repr_html_`` shows it in a notebook.
+
+Summary columns: ``moment``, ``name``, ``stage``, ``reach``, ``break_rate``;
+per outcome ``O``: ``O:recoverable``, ``O:lo``, ``O:hi`` (the interval),
+``O:gearing``, ``O:marginal`` (gain per percentage point fewer breaks);
+then ``key_user``, ``key_provider`` and ``quadrant``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from keymoments.gearing import PerspectiveImpact
+from keymoments.journey.after_break import AfterBreak
+from keymoments.journey.states import StateSpace
+from keymoments.model import Perspective, Service
+
+if TYPE_CHECKING:
+    import altair as alt
+
+    from keymoments.data.engine import Engine
+    from keymoments.data.readers import ReadReport
+
+__all__ = ["AnalysisResult", "MomentResult", "json_safe"]
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN and infinities by ``None`` (JSON has neither), recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return json_safe(value.item())
+    return value
+
+
+@dataclass
+class MomentResult:
+    """Everything measured about one moment."""
+
+    id: str
+    name: str
+    stage: str
+    perspectives: list[str]
+    breakable: bool
+    reach: float
+    reach_ci: tuple[float, float]
+    break_rate: float
+    break_rate_ci: tuple[float, float]
+    impact: dict[str, dict[str, Any]]
+    key: dict[str, bool]
+    quadrant: str
+    deciding: dict[str, PerspectiveImpact | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The moment as in the JSON result."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "stage": self.stage,
+            "reach": self.reach,
+            "reach_ci": list(self.reach_ci),
+            "break_rate": self.break_rate,
+            "break_rate_ci": list(self.break_rate_ci),
+            "impact": self.impact,
+            "key": dict(self.key),
+            "perspective_impact": {
+                p: None
+                if d is None
+                else {
+                    "measure": d.measure,
+                    "recoverable": d.recoverable,
+                    "ci": list(d.ci),
+                    "gearing": d.gearing,
+                    "gearing_ci": list(d.gearing_ci),
+                }
+                for p, d in self.deciding.items()
+            },
+        }
+
+
+@dataclass
+class AnalysisResult:
+    """Key moments of a service, with intervals; see the module doc for the table."""
+
+    service: Service
+    n_cases: int
+    n_events: int
+    n_events_mapped: int
+    outcome_means: list[float | None]
+    moments: list[MomentResult]
+    after_break: dict[str, AfterBreak]
+    waits: pd.DataFrame
+    variants: pd.DataFrame
+    unmapped: pd.DataFrame
+    reports: list[ReadReport]
+    n_boot: int
+    confidence: float
+    space: StateSpace
+    cases_without_events: int = 0
+    warnings: list[str] = field(default_factory=list)
+    _set_aside: list[ReadReport] = field(default_factory=list, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    # -- views ----------------------------------------------------------------
+
+    def moment(self, moment_id: str) -> MomentResult:
+        """The result for one moment."""
+        for m in self.moments:
+            if m.id == moment_id:
+                return m
+        raise KeyError(moment_id)
+
+    def key_moments(self, perspective: Perspective) -> list[str]:
+        """Ids of the moments key for a perspective, in journey order."""
+        return [m.id for m in self.moments if m.key.get(perspective)]
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per moment; columns documented in the module docstring."""
+        rows = []
+        for m in self.moments:
+            row: dict[str, Any] = {
+                "moment": m.id,
+                "name": m.name,
+                "stage": m.stage,
+                "reach": m.reach,
+                "break_rate": m.break_rate if m.breakable else None,
+            }
+            for o in self.service.outcomes:
+                imp = m.impact.get(o.id)
+                row[f"{o.id}:recoverable"] = imp["recoverable"] if imp else None
+                row[f"{o.id}:lo"] = imp["ci"][0] if imp else None
+                row[f"{o.id}:hi"] = imp["ci"][1] if imp else None
+                row[f"{o.id}:gearing"] = imp["gearing"] if imp else None
+                row[f"{o.id}:marginal"] = imp["marginal"] if imp else None
+            row["key_user"] = m.key["user"]
+            row["key_provider"] = m.key["provider"]
+            row["quadrant"] = m.quadrant
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def data_quality(self) -> dict[str, Any]:
+        """What was read: rows, cases, rows set aside by reason, unmapped activities."""
+        unmapped = self.unmapped.head(20)
+        return {
+            "files": [r.to_dict() for r in self.reports],
+            "n_events": self.n_events,
+            "n_events_mapped": self.n_events_mapped,
+            "n_events_unmapped": int(self.unmapped["n"].sum()) if len(self.unmapped) else 0,
+            "unmapped_activities": {
+                str(a): int(n) for a, n in zip(unmapped["activity"], unmapped["n"], strict=True)
+            },
+            "cases_without_events": self.cases_without_events,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON result: DESIGN.md's contract plus extra fields (all JSON-safe)."""
+        outcomes = [
+            {
+                "id": o.id,
+                "name": o.label,
+                "perspective": o.perspective,
+                "kind": o.kind,
+                "mean": mean,
+                "value": o.value,
+            }
+            for o, mean in zip(self.service.outcomes, self.outcome_means, strict=True)
+        ]
+        doc = {
+            "service": self.service.name,
+            "n_cases": self.n_cases,
+            "outcomes": outcomes,
+            "moments": [m.to_dict() for m in self.moments],
+            "alignment": [{"moment": m.id, "quadrant": m.quadrant} for m in self.moments],
+            "drivers": {},
+            "barriers": [],
+            "portfolio": {},
+            "after_break": [
+                self.after_break[m.id].to_dict() for m in self.moments if m.id in self.after_break
+            ],
+            "waits": [
+                {
+                    "from": self.space.label(int(r.from_code)),
+                    "to": self.space.label(None if int(r.to_code) < 0 else int(r.to_code)),
+                    "cases": int(r.n),
+                    "median_hours": None if pd.isna(r.median_s) else float(r.median_s) / 3600,
+                    "p90_hours": None if pd.isna(r.p90_s) else float(r.p90_s) / 3600,
+                }
+                for r in self.waits.itertuples()
+            ],
+            "variants": self.variants.to_dict(orient="records"),
+            "data": self.data_quality(),
+            "method": {
+                "bootstrap": self.n_boot,
+                "confidence": self.confidence,
+                "key_gearing": self.service.analysis.key_gearing,
+                "seed": self.service.analysis.seed,
+                "segments": list(self.service.segments),
+            },
+            "warnings": list(self.warnings),
+        }
+        return json_safe(doc)  # type: ignore[no-any-return]
+
+    # -- writing ----------------------------------------------------------------
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` as one JSON document."""
+        p = Path(path)
+        p.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
+        return p
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write :attr:`summary` as CSV."""
+        p = Path(path)
+        self.summary.to_csv(p, index=False)
+        return p
+
+    def write_set_aside(self, path: str | Path) -> int:
+        """Write the rows set aside while reading (with reasons) to a CSV; returns the count."""
+        from keymoments.data.readers import write_set_aside
+
+        if not self._set_aside or self._engine is None:
+            return 0
+        return write_set_aside(self._set_aside, path, self._engine)
+
+    @property
+    def n_set_aside(self) -> int:
+        """Rows set aside while reading, all files together."""
+        return sum(r.n_set_aside for r in self.reports)
+
+    # -- charts ---------------------------------------------------------------------
+
+    def plot_gearing(self, outcome: str | None = None) -> alt.Chart:
+        """Recoverable of each breakable moment with its interval, one panel per outcome."""
+        import altair as alt
+
+        rows = []
+        for m in self.moments:
+            for oid, imp in m.impact.items():
+                if outcome is None or oid == outcome:
+                    rows.append(
+                        {
+                            "moment": m.name,
+                            "outcome": oid,
+                            "recoverable": imp["recoverable"],
+                            "lo": imp["ci"][0],
+                            "hi": imp["ci"][1],
+                            "gearing": imp["gearing"],
+                            "key": "key" if any(m.key.values()) else "not key",
+                        }
+                    )
+        frame = pd.DataFrame(rows)
+        order = [m.name for m in self.moments]
+        base = alt.Chart(frame).encode(y=alt.Y("moment:N", sort=order, title=None))
+        bars = base.mark_bar().encode(
+            x=alt.X("recoverable:Q", title="recoverable per case"),
+            color=alt.Color(
+                "key:N",
+                scale=alt.Scale(domain=["key", "not key"], range=["#0072B2", "#BBBBBB"]),
+            ),
+            tooltip=["moment", "outcome", "recoverable", "lo", "hi", "gearing"],
+        )
+        rules = base.mark_rule().encode(x="lo:Q", x2="hi:Q")
+        return (
+            alt.layer(bars, rules, data=frame)
+            .facet(column=alt.Column("outcome:N", title=None))
+            .resolve_scale(x="independent")
+            .properties(title=f"{self.service.name}: what fixing each moment recovers")
+        )
+
+    def plot_alignment(self) -> alt.Chart:
+        """User gearing against provider gearing, one point per moment, by quadrant."""
+        import altair as alt
+
+        rows = []
+        for m in self.moments:
+            u, p = m.deciding.get("user"), m.deciding.get("provider")
+            if u is None and p is None:
+                continue
+            rows.append(
+                {
+                    "moment": m.name,
+                    "user gearing": u.gearing if u else 0.0,
+                    "provider gearing": p.gearing if p else 0.0,
+                    "quadrant": m.quadrant,
+                }
+            )
+        frame = pd.DataFrame(rows)
+        palette = {
+            "sweet_spot": "#009E73",
+            "user_only": "#56B4E9",
+            "provider_only": "#E69F00",
+            "conflict": "#D55E00",
+            "minor": "#999999",
+        }
+        points = (
+            alt.Chart(frame)
+            .mark_point(filled=True, size=90)
+            .encode(
+                x="user gearing:Q",
+                y="provider gearing:Q",
+                color=alt.Color(
+                    "quadrant:N",
+                    scale=alt.Scale(domain=list(palette), range=list(palette.values())),
+                ),
+                tooltip=["moment", "quadrant", "user gearing", "provider gearing"],
+            )
+        )
+        labels = points.mark_text(align="left", dx=7).encode(text="moment:N")
+        return (points + labels).properties(title=f"{self.service.name}: alignment")
+
+    # -- notebooks ---------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        keys = ", ".join(m.id for m in self.moments if any(m.key.values())) or "none"
+        return (
+            f"<AnalysisResult {self.service.name!r}: {self.n_cases} cases, "
+            f"{len(self.moments)} moments, key: {keys}>"
+        )
+
+    def _repr_html_(self) -> str:
+        table = self.summary.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="")
+        keys_u = ", ".join(self.key_moments("user")) or "none"
+        keys_p = ", ".join(self.key_moments("provider")) or "none"
+        return (
+            f"<div><h4>{html.escape(self.service.name)}</h4>"
+            f"<p>{self.n_cases:,} cases, {self.n_events:,} events; key for the user: "
+            f"<b>{html.escape(keys_u)}</b>; key for the provider: <b>{html.escape(keys_p)}</b>"
+            f" ({int(self.confidence * 100)}% intervals from {self.n_boot} bootstrap draws)</p>"
+            f"{table}</div>"
+        )
