@@ -94,22 +94,39 @@ class AbsorbingChain:
         visits = self.expected_visits(start)
         return float(visits[state] / self.fundamental[state, state])
 
-    def sensitivity(self, start: Array, i: int, j: int, k: int, target: Array) -> float:
-        """d(start·N·target)/dP[i, j] when P[i, k] absorbs the change (row stays stochastic).
+    def sensitivity(
+        self,
+        start: Array,
+        i: int,
+        j: int,
+        k: int,
+        *,
+        absorbing_value: Array | None = None,
+        reward: Array | None = None,
+    ) -> float:
+        """d(expected value from ``start``)/dP[i, j] when P[i, k] absorbs the change.
 
-        ``i`` is a transient position; ``j`` and ``k`` are full-matrix state indices;
-        ``target`` is a per-transient-state reward (``R[:, a]`` for absorption in ``a``
-        gives absorption probability sensitivity). Closed form from
-        Caswell (2013): dV/dP_ij = (start·N)_i (g_j − g_k) with g = value-to-go.
+        ``i`` is a transient position; ``j`` and ``k`` are full-matrix state
+        indices. The value is a terminal ``absorbing_value`` per absorbing state
+        (``[1, 0]`` gives the probability of ending in the first) plus a
+        ``reward`` per visit to each transient state. Closed form (Caswell
+        2013): dV/dP_ij = (start·N)_i (g_j − g_k), g the value to go.
         """
-        n_visits = self.expected_visits(start)
-        value_to_go = self._value_to_go(target)
-        return float(n_visits[i] * (value_to_go[j] - value_to_go[k]))
+        visits = self.expected_visits(start)
+        g = self._value_to_go(absorbing_value, reward)
+        return float(visits[i] * (g[j] - g[k]))
 
-    def _value_to_go(self, target: Array) -> Array:
-        """Value to go from every state (full indexing): N·target for transient, 0 absorbing."""
+    def _value_to_go(self, absorbing_value: Array | None, reward: Array | None) -> Array:
+        """Expected value still to come from every state (full indexing)."""
+        a = (
+            np.zeros(len(self.absorbing))
+            if absorbing_value is None
+            else np.asarray(absorbing_value)
+        )
+        r = np.zeros(len(self.transient)) if reward is None else np.asarray(reward)
         out = np.zeros(len(self.P))
-        out[self.transient] = self.fundamental @ np.asarray(target, dtype=float)
+        out[self.absorbing] = a
+        out[self.transient] = self.fundamental @ (r + self.R @ a)
         return out
 
 

@@ -47,7 +47,7 @@ class JourneySummary:
             moment), ``n`` cases, and per numeric outcome ``o``: ``n_y:o``,
             ``sum_y:o``, ``sum_y2:o`` over the cases with a value.
         waits: ``from_code``, ``to_code`` (-1 for the end of the journey), ``n``,
-            ``median_s``, ``p90_s``.
+            ``mean_s``, ``median_s``, ``p90_s`` (seconds).
         unmapped: ``activity``, ``n`` for events that mark no moment or outcome.
         n_events: events used; n_events_mapped: of which mapped to a state.
         n_cases: cases in the events (every case, including those that reached
@@ -239,6 +239,7 @@ def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
     nxt = nxt.mutate(gap=gap.cast("float64"))
     expr = nxt.group_by([nxt.code.name("from_code"), "to_code"]).aggregate(
         n=nxt.count(),
+        mean_s=nxt.gap.mean(),
         median_s=nxt.gap.quantile(0.5),
         p90_s=nxt.gap.quantile(0.9),
     )
