@@ -291,7 +291,7 @@ class Service(_Strict):
                 problems.append(
                     (("interventions", i, "barrier"), _unknown("barrier", iv.barrier, barrier_ids))
                 )
-            if iv.moment is not None:
+            if iv.moment is not None and iv.moment in moment_ids:
                 target = next(m for m in self.moments if m.id == iv.moment)
                 if not target.breakable:
                     problems.append(
@@ -419,7 +419,7 @@ def _first_error(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
         err["type"] == "literal_error" and loc and loc[-1] == "perspective"
     ):
         message = f"unknown perspective {err.get('input')!r}: use 'user' or 'provider'"
-    elif "input" in err and err["type"] not in ("model_type",):
+    elif "input" in err and not isinstance(err["input"], dict | list):
         message = f"{message} (got {err['input']!r})"
     return loc, message
 
