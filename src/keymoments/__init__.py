@@ -1,21 +1,44 @@
-"""keymoments: find the key moments of a service."""
+"""keymoments: find the key moments of a service.
 
+Example:
+    >>> import keymoments
+    >>> ex = keymoments.examples.load_health_check(n_cases=2000)
+    >>> result = keymoments.analyse(ex.service, events=ex.events, cases=ex.cases, bootstrap=20)
+    >>> result.key_moments("user")
+    ['appointment']
+"""
+
+from keymoments import examples
+from keymoments.analysis import analyse
 from keymoments.errors import (
     DataError,
+    DataWarning,
     EngineError,
     KeymomentsError,
+    KeymomentsWarning,
     ModelError,
+    NotFittedError,
+    StatisticsWarning,
 )
 from keymoments.model import Service, load_service
+from keymoments.result import AnalysisResult, MomentResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnalysisResult",
     "DataError",
+    "DataWarning",
     "EngineError",
     "KeymomentsError",
+    "KeymomentsWarning",
     "ModelError",
+    "MomentResult",
+    "NotFittedError",
     "Service",
+    "StatisticsWarning",
     "__version__",
+    "analyse",
+    "examples",
     "load_service",
 ]

@@ -1,0 +1,31 @@
+"""The ``keymoments`` command line: thin shells over the public API.
+
+Each command lives in its own module, parses its arguments, makes one API
+call and prints with rich. Any :class:`~keymoments.errors.KeymomentsError`
+becomes its message on stderr and exit status 2 (``--debug`` shows the
+traceback). Heavy libraries are imported inside commands so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from keymoments.cli import analyse as _analyse
+from keymoments.cli import demo as _demo
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="keymoments",
+    help="Find the key moments of a service: where breaking a touchpoint sinks the service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("demo")(_demo.demo)
+app.command("analyse")(_analyse.analyse)
+
+
+def main() -> None:
+    """Entry point of the ``keymoments`` script."""
+    app()

@@ -1,0 +1,106 @@
+"""What every command shares: error handling, progress, writing outputs."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+from keymoments.errors import KeymomentsError
+
+if TYPE_CHECKING:
+    from keymoments.result import AnalysisResult
+
+console = Console()
+err_console = Console(stderr=True)
+
+_STAGES = {"read": "Reading", "summarise": "Summarising journeys", "bootstrap": "Bootstrap"}
+
+
+@contextlib.contextmanager
+def user_errors(debug: bool) -> Iterator[None]:
+    """Turn a KeymomentsError into its message and exit status 2."""
+    try:
+        yield
+    except KeymomentsError as exc:
+        if debug:
+            traceback.print_exc()
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[object]:
+    """A rich progress bar fed by ``analyse(progress=...)`` callbacks."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not enabled or (not sys.stderr.isatty() and not sys.stdout.isatty()):
+        # still show stage changes in logs and CI, but without redrawing
+        def plain(stage: str, done: int, total: int) -> None:
+            if done == 0:
+                err_console.print(f"{_STAGES.get(stage, stage)}…", highlight=False)
+
+        yield plain
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def write_outputs(
+    result: AnalysisResult,
+    *,
+    json_path: Path | None,
+    csv_path: Path | None,
+    set_aside_path: Path | None,
+) -> list[tuple[str, Path]]:
+    """Write the requested files; returns (what, path) pairs for the summary."""
+    written: list[tuple[str, Path]] = []
+    for path in (json_path, csv_path, set_aside_path):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    if json_path is not None:
+        written.append(("JSON result", result.to_json(json_path)))
+    if csv_path is not None:
+        written.append(("summary table (CSV)", result.to_csv(csv_path)))
+    if result.n_set_aside:
+        target = set_aside_path or _default_set_aside(json_path)
+        n = result.write_set_aside(target)
+        if n:
+            written.append((f"{n:,} rows set aside, with reasons", target))
+    return written
+
+
+def _default_set_aside(json_path: Path | None) -> Path:
+    if json_path is not None:
+        return json_path.with_name(json_path.stem + ".set-aside.csv")
+    return Path("keymoments-set-aside.csv")
+
+
+def print_written(written: list[tuple[str, Path]]) -> None:
+    """List the files written."""
+    for what, path in written:
+        console.print(f"[green]wrote[/green] {what}: {path}", highlight=False)

@@ -1,0 +1,62 @@
+"""``keymoments analyse SERVICE.yaml``: the key moments of your own data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from keymoments.cli._common import (
+    console,
+    print_written,
+    progress_bar,
+    user_errors,
+    write_outputs,
+)
+
+
+def analyse(
+    service: Path = typer.Argument(..., help="The service model (YAML).", show_default=False),
+    events: Path | None = typer.Option(
+        None, "--events", help="Event log: CSV, Parquet, JSON Lines or XES (.gz fine)."
+    ),
+    cases: Path | None = typer.Option(
+        None, "--cases", help="Cases table: CSV, Parquet, JSON Lines or XLSX."
+    ),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the JSON result here."),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Write the summary table here."),
+    set_aside: Path | None = typer.Option(
+        None,
+        "--set-aside",
+        help="Where to write rows that could not be used (default: beside --json, "
+        "or ./keymoments-set-aside.csv).",
+    ),
+    engine: str = typer.Option("duckdb", "--engine", help="Query engine: duckdb."),
+    bootstrap: int | None = typer.Option(
+        None, "--bootstrap", min=0, help="Bootstrap draws (default 200, from the model)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Bootstrap seed (default 0)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the files written."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Analyse a service: key moments for the user and the provider, with intervals."""
+    with user_errors(debug):
+        from keymoments.analysis import analyse as run
+        from keymoments.report.terminal import render_terminal
+
+        with progress_bar(not quiet) as progress:
+            result = run(
+                service,
+                events=events,
+                cases=cases,
+                engine=engine,
+                bootstrap=bootstrap,
+                seed=seed,
+                progress=progress,  # type: ignore[arg-type]
+            )
+        if not quiet:
+            render_terminal(result, console)
+        written = write_outputs(
+            result, json_path=json_out, csv_path=csv_out, set_aside_path=set_aside
+        )
+        print_written(written)

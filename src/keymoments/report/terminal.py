@@ -1,0 +1,169 @@
+"""The analysis in the terminal, with rich: what was read, the moments, quadrants, paths.
+
+Example:
+    >>> from rich.console import Console
+    >>> render_terminal(result, Console())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from keymoments.result import AnalysisResult
+
+__all__ = ["render_terminal"]
+
+_QUADRANT_STYLE = {
+    "sweet_spot": "bold green",
+    "user_only": "cyan",
+    "provider_only": "yellow",
+    "conflict": "bold red",
+    "minor": "dim",
+}
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
+def _num(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def _read_table(result: AnalysisResult) -> Table:
+    table = Table(box=box.SIMPLE, title="What was read", title_justify="left")
+    for col in ("file", "kind", "rows", "used", "set aside"):
+        table.add_column(col, justify="right" if col in ("rows", "used", "set aside") else "left")
+    for r in result.reports:
+        reasons = ", ".join(f"{n:,} {why}" for why, n in r.set_aside.items()) or "0"
+        table.add_row(r.file, r.kind, f"{r.rows:,}", f"{r.used:,}", reasons)
+    return table
+
+
+def _moments_table(result: AnalysisResult) -> Table:
+    pct = int(result.confidence * 100)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"Moments: recoverable per case [{pct}% interval] and gearing (1 = average)",
+        title_justify="left",
+    )
+    table.add_column("stage", overflow="fold", max_width=12)
+    table.add_column("moment", overflow="fold", min_width=12, max_width=28)
+    table.add_column("reach", justify="right")
+    table.add_column("breaks", justify="right")
+    for o in result.service.outcomes:
+        unit = "share" if o.kind == "binary" else "mean"
+        table.add_column(f"{o.id}\n{o.perspective}, {unit}", justify="right", overflow="fold")
+        table.add_column("gear", justify="right")
+    table.add_column("key", justify="center")
+    table.add_column("quadrant")
+    for m in result.moments:
+        cells = [m.stage, m.name, _pct(m.reach), _pct(m.break_rate) if m.breakable else "–"]
+        for o in result.service.outcomes:
+            imp = m.impact.get(o.id)
+            if imp is None:
+                cells += ["–", ""]
+                continue
+            lo, hi = imp["ci"]
+            cells.append(f"{_num(imp['recoverable'])}\n[{_num(lo)}, {_num(hi)}]")
+            cells.append(f"{imp['gearing']:.1f}")
+        marks = " ".join(p[0].upper() for p in ("user", "provider") if m.key[p])
+        cells += [marks, Text(m.quadrant, style=_QUADRANT_STYLE.get(m.quadrant, ""))]
+        style = "bold" if any(m.key.values()) else None
+        table.add_row(*cells, style=style)
+    table.caption = "key: U = user, P = provider"
+    return table
+
+
+def _after_break(result: AnalysisResult) -> Table | None:
+    key_ids = [m.id for m in result.moments if any(m.key.values()) or m.quadrant == "conflict"]
+    if not key_ids:
+        return None
+    table = Table(box=box.SIMPLE, title="After a break (key moments)", title_justify="left")
+    for col in ("moment", "breaks", "retry", "back", "forward", "exit", "then most go to", "after"):
+        table.add_column(col, justify="left" if col in ("moment", "then most go to") else "right")
+    for mid in key_ids:
+        ab = result.after_break.get(mid)
+        if ab is None or ab.breaks == 0:
+            continue
+        # where those who carry on go, and how long it takes them (median)
+        onward = [d for d in ab.destinations if d["to"] != "end"]
+        top = onward[0] if onward else None
+        wait = top["median_hours"] if top else None
+        table.add_row(
+            result.moment(mid).name,
+            f"{ab.breaks:,}",
+            *(_pct(ab.shares[k]) for k in ("retry", "back", "forward", "exit")),
+            f"{_state_name(result, top['to'])} ({_pct(top['share'])})" if top else "",
+            _hours(wait),
+        )
+    return table
+
+
+def _state_name(result: AnalysisResult, state: str) -> str:
+    """``finance:broken`` → ``Arrange finance (broken)``; outcome markers by their label."""
+    kind, _, rest = state.partition(":")
+    if kind == "outcome":
+        return result.service.outcome(rest).label
+    try:
+        return f"{result.service.moment(kind).label} ({rest})"
+    except KeyError:
+        return state
+
+
+def _hours(hours: float | None) -> str:
+    if hours is None:
+        return "–"
+    if hours >= 48:
+        return f"{hours / 24:.1f} days"
+    if hours >= 1:
+        return f"{hours:.1f} h"
+    return f"{hours * 60:.0f} min"
+
+
+def render_terminal(result: AnalysisResult, console: Console | None = None) -> None:
+    """Print the analysis: data read, the moments table, the key moments' after-break paths."""
+    if console is None:
+        console = Console()
+    if not console.is_terminal and console.width < 120:
+        # logs and CI: wide enough that the table does not fold every cell
+        console = Console(width=140, file=console.file)
+    keys_u = ", ".join(result.moment(m).name for m in result.key_moments("user")) or "none"
+    keys_p = ", ".join(result.moment(m).name for m in result.key_moments("provider")) or "none"
+    conflicts = ", ".join(m.name for m in result.moments if m.quadrant == "conflict")
+    sweet = ", ".join(m.name for m in result.moments if m.quadrant == "sweet_spot")
+    headline = Text.assemble(
+        (f"{result.service.name}\n", "bold"),
+        f"{result.n_cases:,} cases, {result.n_events:,} events "
+        f"({result.n_events - result.n_events_mapped:,} mark no moment)\n",
+        ("Key for the user: ", "bold"),
+        f"{keys_u}\n",
+        ("Key for the provider: ", "bold"),
+        f"{keys_p}",
+        *([("\nSweet spots: ", "bold green"), sweet] if sweet else []),
+        *([("\nConflicts: ", "bold red"), conflicts] if conflicts else []),
+    )
+    parts: list[object] = [
+        Panel(headline, expand=False),
+        _read_table(result),
+        _moments_table(result),
+    ]
+    paths = _after_break(result)
+    if paths is not None:
+        parts.append(paths)
+    console.print(Group(*parts))  # type: ignore[arg-type]
+    for message in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
