@@ -320,6 +320,19 @@ def test_truth_is_deterministic_under_a_seed() -> None:
     assert c["finance"]["sale"] == pytest.approx(full["finance"]["sale"], rel=0.15)
 
 
+@pytest.mark.parametrize("module", [health_check, car_purchase], ids=EXAMPLES)
+def test_shipped_truth_matches_a_fresh_simulation(module, loaded: dict[str, Example]) -> None:
+    # truth.json saves every load ~3 s; it must be exactly what the code simulates
+    # (else run `python -m keymoments.examples._regenerate`).
+    fresh = module.true_recoverable(cache=False)
+    shipped = loaded[module.SPEC.name].truth.recoverable
+    assert list(shipped) == list(fresh)
+    for m, by_outcome in fresh.items():
+        assert list(shipped[m]) == list(by_outcome)
+        for o, value in by_outcome.items():
+            assert shipped[m][o] == pytest.approx(value, rel=1e-9, abs=1e-12), (m, o)
+
+
 def test_truth_does_not_depend_on_the_sample(loaded: dict[str, Example]) -> None:
     other = load_health_check(n_cases=100, seed=9)
     assert other.truth.recoverable == loaded["health-check"].truth.recoverable

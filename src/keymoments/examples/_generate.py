@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import importlib.resources
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,14 @@ from keymoments.examples._simulate import (
 )
 from keymoments.model import load_service
 
-__all__ = ["TRUTH_CASES", "TRUTH_SEED", "ExampleSpec", "generate", "true_recoverable"]
+__all__ = [
+    "TRUTH_CASES",
+    "TRUTH_SEED",
+    "ExampleSpec",
+    "generate",
+    "true_recoverable",
+    "write_shipped_truth",
+]
 
 TRUTH_CASES = 200_000  # large enough that the Monte Carlo error is ~1% of the key effects
 TRUTH_SEED = 20_240_601  # fixed: the truth is a property of the process, not of one sample
@@ -78,6 +86,25 @@ class ExampleSpec:
 
 
 _TRUTH: dict[tuple[str, int, int], dict[str, dict[str, float]]] = {}
+_SHIPPED = "truth.json"
+
+
+def _shipped(spec: ExampleSpec, seed: int, n_cases: int) -> dict[str, dict[str, float]] | None:
+    # The default truth ships precomputed so a demo loads in a fraction of a second;
+    # a test checks it against a fresh simulation, so it cannot drift from the code.
+    resource = importlib.resources.files("keymoments.examples").joinpath(_SHIPPED)
+    try:
+        shipped = json.loads(resource.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    if (shipped.get("seed"), shipped.get("n_cases")) != (seed, n_cases):
+        return None
+    found = shipped["recoverable"].get(spec.name)
+    if found is None:
+        return None
+    # Back in the model's order: moments along the journey, outcomes as declared.
+    outcomes = [o.id for o in spec.outcomes]
+    return {m: {o: float(found[m][o]) for o in outcomes} for m in spec.flow.moments if m in found}
 
 
 def true_recoverable(
@@ -86,14 +113,34 @@ def true_recoverable(
     """The planted recoverables: moment id -> outcome id -> change in mean per case.
 
     Simulated (not computed from a chain): the process as is and with each
-    moment never breaking, on one population with common random numbers.
-    Cached per (example, seed, size) unless ``cache=False``.
+    moment never breaking, on one population with common random numbers. The
+    default (seed, size) is read from the copy shipped in ``truth.json``; other
+    results are cached per (example, seed, size). ``cache=False`` always simulates.
     """
     cache_key = (spec.name, seed, n_cases)
+    if cache and cache_key not in _TRUTH:
+        shipped = _shipped(spec, seed, n_cases)
+        if shipped is not None:
+            _TRUTH[cache_key] = shipped
     if not cache or cache_key not in _TRUTH:
         population = spec.draw_population(np.random.default_rng(seed), n_cases)
         _TRUTH[cache_key] = recoverable(spec.flow, spec.outcomes, population, seed=seed)
     return {m: dict(r) for m, r in _TRUTH[cache_key].items()}
+
+
+def write_shipped_truth(specs: list[ExampleSpec], path: Path | None = None) -> Path:
+    """Simulate the default truth of every example and write ``truth.json``.
+
+    Run ``python -m keymoments.examples._regenerate`` after changing a generator.
+    """
+    target = path or Path(__file__).with_name(_SHIPPED)
+    document = {
+        "seed": TRUTH_SEED,
+        "n_cases": TRUTH_CASES,
+        "recoverable": {spec.name: true_recoverable(spec, cache=False) for spec in specs},
+    }
+    target.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return target
 
 
 def generate(spec: ExampleSpec, n_cases: int | None = None, seed: int = 0) -> Example:

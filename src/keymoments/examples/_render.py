@@ -117,8 +117,8 @@ def render_events(
     code_of = {a: i for i, a in enumerate(vocabulary)}
     width = int(n_ev.max()) if n_ev.size else 1
     table = np.full((len(names), width), -1, dtype=np.int64)
-    for s, t in enumerate(templates):
-        table[s, : len(t)] = [code_of[a] for a in t]
+    for s, template in enumerate(templates):
+        table[s, : len(template)] = [code_of[a] for a in template]
     activity = table[paths.state[visit_of], pos]
 
     # Minutes between a visit's own events (at least one, so times stay strictly ordered).

@@ -172,7 +172,9 @@ def _draw_population(rng: np.random.Generator, n: int) -> Population:
         "credit_score": rng.random(n) < np.where(first, 0.40, 0.15),
         "hidden_fees": rng.random(n) < np.where(first, 0.35, 0.28),
     }
-    offset = sum(BARRIER_EFFECTS[b] * worries[b] for b in BARRIER_EFFECTS)
+    offset = np.zeros(n)
+    for b, beta in BARRIER_EFFECTS.items():
+        offset += beta * worries[b]
     return Population(
         segment=np.where(first, 0, 1).astype(np.int64),
         nudges=(Nudge(MOMENTS.index("finance"), offset, kind="break"),),

@@ -174,7 +174,9 @@ def _draw_population(rng: np.random.Generator, n: int) -> Population:
         "seen": rng.random(n) < np.where(breakdown, 0.60, 0.20),
         "doctor": rng.random(n) < 0.20,
     }
-    offset = sum(BARRIER_EFFECTS[b] * worries[b] for b in BARRIER_EFFECTS)
+    offset = np.zeros(n)
+    for b, beta in BARRIER_EFFECTS.items():
+        offset += beta * worries[b]
     reminder = (FLOW.state("reminder:ok"), FLOW.state("reminder:broken"))
     return Population(
         segment=unwell.astype(np.int64),
