@@ -86,7 +86,8 @@ class ReadReport:
     used: int
     set_aside: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    set_aside_rows: ibis.Table | None = None  # columns: file, row, reason, record
+    # columns: file, row, reason, record (lazy; kept out of the repr, which it would swamp)
+    set_aside_rows: ibis.Table | None = field(default=None, repr=False)
     format: str = ""
     columns: dict[str, str] = field(default_factory=dict)
 
@@ -460,8 +461,11 @@ def _numeric_types(engine: Engine, table: ibis.Table, names: list[str]) -> dict[
         col = table[c].strip()
         col = ibis.ifelse(col == "", ibis.null(dt.string), col)
         measures[f"n{i}"] = col.count()
-        measures[f"i{i}"] = col.try_cast(dt.int64).count()
-        measures[f"f{i}"] = col.try_cast(dt.float64).count()
+        as_float = col.try_cast(dt.float64)
+        # DuckDB rounds "1.5" to the integer 2, so whole numbers are checked as such.
+        whole = as_float == col.try_cast(dt.int64).cast(dt.float64)
+        measures[f"i{i}"] = whole.nullif(False).count()
+        measures[f"f{i}"] = as_float.count()
         measures[f"b{i}"] = col.try_cast(dt.boolean).count()
     counts = engine.to_pandas(table.aggregate(**measures)).iloc[0]
     types: dict[str, dt.DataType] = {}

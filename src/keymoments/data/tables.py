@@ -10,8 +10,8 @@ Example:
     >>> eng = connect()
     >>> t = xes_table(pathlib.Path("tests/data/running-example.xes"), eng,
     ...               pathlib.Path(tempfile.mkdtemp()))
-    >>> t.schema()["time:timestamp"]
-    Timestamp(timezone=None, scale=None, nullable=True)
+    >>> t.schema()["time:timestamp"].is_timestamp()
+    True
 """
 
 from __future__ import annotations
