@@ -222,7 +222,7 @@ def transcode_to_utf8(path: Path, encoding: str, target: Path, *, compressed: bo
     opener = gzip.open if compressed else open
     with (
         opener(path, "rb") as src,  # type: ignore[operator]
-        codecs.getreader(encoding)(src, errors="replace") as reader,
+        io.TextIOWrapper(src, encoding=encoding, errors="replace", newline="") as reader,
         target.open("w", encoding="utf-8", newline="") as out,
     ):
         shutil.copyfileobj(reader, out, 1 << 20)

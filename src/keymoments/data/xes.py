@@ -99,7 +99,7 @@ def _attributes(elem: Element, types: dict[str, str], prefix: str = "") -> dict[
     return found
 
 
-def _events(fh: IO[bytes]) -> Iterator[tuple[str, Element]]:
+def _events(fh: IO[bytes] | gzip.GzipFile) -> Iterator[tuple[str, Element]]:
     yield from iterparse(fh, events=("start", "end"))
 
 
