@@ -12,7 +12,7 @@ fits one absorbing chain per segment and returns, exactly:
 
 Binary outcomes are the probability of ever visiting their marker state;
 numeric outcomes are a constant plus a reward per visit to each state, fitted
-by (weighted, centred, minimally ridged) least squares per segment, so the
+by weighted, centred least squares per segment, so the
 expected visits of a fixed chain give their counterfactual.
 """
 
@@ -213,13 +213,54 @@ def _visits_and_returns(P: Array, n_states: int, outcome_states: list[int]) -> t
     return visits, diag
 
 
+def least_squares_later_credit(xtx: Array, xty: Array, *, tol: float = 1e-9) -> Array:
+    """Solve the normal equations; where the data cannot separate states, credit the later.
+
+    States always visited together (every case that sits in the waiting room
+    then sees the doctor) leave the least-squares rewards undetermined along
+    some directions. Any split fits the data equally well, but a fixed chain
+    may visit one without the other (a patient who would have missed the
+    appointment now attends, straight from the reminder), so the split matters.
+    The rule: among all least-squares solutions take the one whose reward sits
+    on the latest state of each such group, i.e. the earliest states that can
+    be set to zero are. States are ordered by code, which follows the journey.
+
+    Example:
+        >>> xtx = np.array([[1.0, 1.0], [1.0, 1.0]])  # two states always together
+        >>> least_squares_later_credit(xtx, np.array([2.0, 2.0])).round(6).tolist()
+        [0.0, 2.0]
+    """
+    vals, vecs = np.linalg.eigh(xtx)
+    top = float(vals.max()) if vals.size else 0.0
+    if top <= 0:
+        return np.zeros(len(xty))
+    keep = vals > tol * top
+    basis = vecs[:, keep]
+    beta = basis @ ((basis.T @ xty) / vals[keep])
+    null = vecs[:, ~keep]
+    if null.shape[1] == 0:
+        return np.asarray(beta)
+    # pivot on the earliest states the null space can move, and zero them
+    pivots: list[int] = []
+    reduced = null.copy()
+    for state in range(len(xty)):
+        if len(pivots) == null.shape[1]:
+            break
+        candidate = np.array([*pivots, state])
+        sub = reduced[candidate, :]
+        if np.linalg.matrix_rank(sub, tol=1e-8) > len(pivots):
+            pivots.append(state)
+    sub = null[pivots, :]
+    z = np.linalg.lstsq(sub, -beta[pivots], rcond=None)[0]
+    return np.asarray(beta + null @ z)
+
+
 def _rewards(data: JourneyData, w: Array, y_sum: Array, y_n: Array) -> tuple[Array, Array]:
     """Per-segment rewards (G, S) and intercepts (G,) of a numeric outcome.
 
     ``y_sum``/``y_n`` are the (possibly resampled) sums and counts of the outcome
-    per signature row. Least squares on visit counts, centred, with a tiny ridge
-    so that states visited in lockstep share their reward instead of taking an
-    arbitrary split.
+    per signature row. Least squares on visit counts, centred; see
+    :func:`least_squares_later_credit` for states the data cannot tell apart.
     """
     n_seg = len(data.segments)
     n_states = data.space.n_transient
@@ -237,8 +278,7 @@ def _rewards(data: JourneyData, w: Array, y_sum: Array, y_n: Array) -> tuple[Arr
         mean_y = float((y_sum * rows).sum() / total)
         xtx = np.asarray((X.T @ Xw).todense()) - total * np.outer(mean_x, mean_x)
         xty = np.asarray(X.T @ (y_sum * rows)).ravel() - total * mean_x * mean_y
-        ridge = 1e-9 * max(float(np.trace(xtx)), 1.0) / max(n_states, 1)
-        beta = np.linalg.solve(xtx + ridge * np.eye(n_states), xty)
+        beta = least_squares_later_credit(xtx, xty)
         return beta, mean_y - float(mean_x @ beta)
 
     pooled = solve(np.ones(len(w), dtype=bool))

@@ -214,7 +214,8 @@ def summarise_journeys(
     )
     unmapped = engine.to_pandas(unmapped_expr)
     counts = engine.to_pandas(ev.aggregate(n_events=ev.count(), n_cases=ev.case_id.nunique()))
-    n_mapped = int(engine.to_pandas(mapped.count()))
+    # an activity can mark a moment and an outcome: count each event once
+    n_mapped = int(engine.to_pandas(ev.semi_join(mapping, "activity").count()))
     return JourneySummary(
         space=space,
         signatures=signatures,
