@@ -186,7 +186,7 @@ def test_dna_rate_near_planted(loaded: dict[str, Example]) -> None:
     decision = _first_after(
         ex.events,
         {"reminder_sent", "reminder_failed"},
-        {"appointment_dna", "arrived", "travel_problem"},
+        {"appointment_dna", "appointment_attended", "arrived", "travel_problem"},
     ).rename("decision")
     cases = ex.cases.set_index("case_id").join(first_reminder, how="inner").join(decision)
     cases = cases[cases["decision"].notna()]

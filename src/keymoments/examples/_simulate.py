@@ -4,16 +4,17 @@ A case starts in ``start``. From its current state (``start``, ``m:ok`` or
 ``m:broken``) it moves to a next moment (or ends) with probabilities that depend
 on that state and its segment; on arriving at a moment it breaks it with a
 probability that depends on the state it came from, its segment and, through a
-per-case log-odds offset, its barriers. Numeric outcomes are a segment constant
+per-case nudge, its barriers. Numeric outcomes are a segment constant
 plus a reward per visit to each state plus noise; a binary outcome is "visited
 this state".
 
 Random numbers are *counter based*: the draw for a decision is a hash of (seed,
-case, state, visit number of that state). Two runs that differ only in one
-moment never breaking therefore share every other decision (common random
-numbers): a case that would have broken takes the ok branch and from then on
-behaves as an ok case of its segment. That is what makes the planted
-recoverables sharp with a few hundred thousand simulated cases.
+case, the moment being left, how often it was visited). Two runs that differ
+only in one moment never breaking therefore share every other decision (common
+random numbers): a case that would have broken takes the ok branch, meets the
+same numbers there, and from then on behaves as an ok case of its segment. That
+is what makes the planted recoverables sharp with a few hundred thousand
+simulated cases.
 
 Example:
     >>> flow = build_flow(
@@ -181,17 +182,26 @@ class Paths:
 
 @dataclass(frozen=True)
 class Nudge:
-    """A per-case log-odds shift (a case's barriers) on one decision.
+    """A per-case change (a case's barriers) to one decision.
 
     ``kind="break"``: the chance of breaking ``moment`` on arriving there;
     ``kind="move"``: the chance of moving to ``moment`` (the rest of the row
     shrinks in proportion). ``sources`` limits it to moves out of those states.
+    With ``mode="shift"`` the ``value`` per case is added to the log-odds; with
+    ``mode="set"`` it replaces the probability.
     """
 
     moment: int
-    offset: np.ndarray
+    value: np.ndarray
     kind: str = "break"
     sources: tuple[int, ...] | None = None
+    mode: str = "shift"
+
+    def apply(self, p: np.ndarray, cases: np.ndarray) -> np.ndarray:
+        """The nudged probabilities of these cases, from their unnudged ones."""
+        if self.mode == "set":
+            return self.value[cases].astype(np.float64)
+        return _shift(p, self.value[cases])
 
 
 def _shift(p: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -234,8 +244,13 @@ def simulate(
             break
         s = state[active]
         g = segment[active]
-        visit = np.minimum(counts[active, s], _MAX_VISIT_KEY)
-        key = (s * 64 + visit) * 2
+        # Key the draws by the moment left (not its ok/broken state) and how often
+        # it was visited: a case whose break is fixed then meets the very numbers
+        # it would have met, so ok and broken paths are coupled tightly.
+        left = (s + 1) // 2
+        visit = counts[active, np.maximum(2 * left - 1, 0)] + counts[active, 2 * left]
+        visit = np.minimum(visit, _MAX_VISIT_KEY)  # 0 at the start, never counted
+        key = (left * 64 + visit) * 2
         u_move = uniform(seed, active, key)
         u_break = uniform(seed, active, key + 1)
         rows = flow.move[g, s]
@@ -245,7 +260,7 @@ def simulate(
             here = np.isin(s, nudge.sources) if nudge.sources is not None else slice(None)
             j = nudge.moment
             old = rows[here, j]
-            new = _shift(old, nudge.offset[active[here]])
+            new = nudge.apply(old, active[here])
             rest = np.where(old < 1, (1 - new) / np.where(old < 1, 1 - old, 1.0), 0.0)
             rows[here] *= rest[:, None]
             rows[here, j] = new
@@ -266,7 +281,7 @@ def simulate(
             here = target == nudge.moment
             if nudge.sources is not None:
                 here &= np.isin(s, nudge.sources)
-            p[here] = _shift(p[here], nudge.offset[active[here]])
+            p[here] = nudge.apply(p[here], active[here])
         if fixed is not None:
             p[target == fixed] = 0.0
         new_state = 1 + 2 * target + (u_break < p)

@@ -177,7 +177,7 @@ def _draw_population(rng: np.random.Generator, n: int) -> Population:
         offset += beta * worries[b]
     return Population(
         segment=np.where(first, 0, 1).astype(np.int64),
-        nudges=(Nudge(MOMENTS.index("finance"), offset, kind="break"),),
+        nudges=(Nudge(MOMENTS.index("finance"), offset, kind="break", mode="shift"),),
         noise={"margin": rng.standard_normal(n), "satisfaction": rng.standard_normal(n)},
         columns={_COLUMN[b]: worries[b].astype(np.int64) for b in sorted(BARRIER_EFFECTS)},
     )

@@ -52,6 +52,11 @@ UNWELL_SHARE = 0.35
 # patient with no worries, per segment; a failed reminder adds NO_REMINDER.
 DNA_LOGIT = (-2.1, -1.5)
 NO_REMINDER = 0.7
+# Share of attenders whose arrival and wait are not logged (they check in at the
+# desk, not the kiosk): their log goes from the reminder straight to
+# `appointment_attended`. Besides being true to real logs, it lets a visit-count
+# model tell the appointment's own effect from the waiting room's.
+DIRECT_SHARE = 0.4
 
 # Planted log-odds effects of each worry on not attending. `seen` has none of
 # its own but is held far more often by patients worried about a breakdown, so
@@ -70,8 +75,19 @@ def _sigmoid(x: np.ndarray | float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
-_DNA = tuple(float(p) for p in _sigmoid(np.array(DNA_LOGIT)))
-_DNA_NO_REMINDER = tuple(float(p) for p in _sigmoid(np.array(DNA_LOGIT) + NO_REMINDER))
+def _reminder_split(p_dna: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From the reminder: the chance of a logged appointment next, and of a DNA given one."""
+    direct = p_dna + DIRECT_SHARE * (1 - p_dna)
+    return direct, p_dna / direct
+
+
+_DIRECT, _DNA_IF_DIRECT = _reminder_split(_sigmoid(np.array(DNA_LOGIT)))
+_DIRECT_NR, _DNA_IF_DIRECT_NR = _reminder_split(_sigmoid(np.array(DNA_LOGIT) + NO_REMINDER))
+
+
+def _pair(a: np.ndarray) -> tuple[float, float]:
+    return float(a[0]), float(a[1])
+
 
 FLOW = build_flow(
     moments=MOMENTS,
@@ -82,12 +98,12 @@ FLOW = build_flow(
         "invitation:broken": {"booking": (0.45, 0.35)},  # they ring after a text instead
         "booking:ok": {"reminder": 1.0},
         "booking:broken": {"booking": (0.6, 0.5)},  # try again another day
-        # Not attending is a move straight from the reminder to the appointment,
-        # broken on arrival; attenders travel, wait and then attend.
-        "reminder:ok": {"appointment": _DNA, "getting_there": tuple(1 - p for p in _DNA)},
+        # A DNA is a move straight from the reminder to a broken appointment;
+        # most attenders are logged arriving and waiting first, some are not.
+        "reminder:ok": {"appointment": _pair(_DIRECT), "getting_there": _pair(1 - _DIRECT)},
         "reminder:broken": {
-            "appointment": _DNA_NO_REMINDER,
-            "getting_there": tuple(1 - p for p in _DNA_NO_REMINDER),
+            "appointment": _pair(_DIRECT_NR),
+            "getting_there": _pair(1 - _DIRECT_NR),
         },
         "getting_there:ok": {"waiting_room": 1.0},
         "getting_there:broken": {"waiting_room": (0.75, 0.65), "appointment": (0.2, 0.25)},
@@ -111,8 +127,8 @@ FLOW = build_flow(
         "follow_up": (0.12, 0.20),
     },
     break_from={
-        ("reminder:ok", "appointment"): 1.0,
-        ("reminder:broken", "appointment"): 1.0,
+        ("reminder:ok", "appointment"): _pair(_DNA_IF_DIRECT),
+        ("reminder:broken", "appointment"): _pair(_DNA_IF_DIRECT_NR),
         ("getting_there:broken", "appointment"): 1.0,  # too late: turned away, a DNA
     },
 )
@@ -122,7 +138,7 @@ OUTCOMES = (
     NumericOutcome(
         "experience",
         "experience_rating",
-        constant=(6.2, 5.0),
+        constant=(5.9, 4.8),
         rewards={
             "invitation:broken": -0.3,
             "booking:broken": -0.5,
@@ -177,10 +193,18 @@ def _draw_population(rng: np.random.Generator, n: int) -> Population:
     offset = np.zeros(n)
     for b, beta in BARRIER_EFFECTS.items():
         offset += beta * worries[b]
-    reminder = (FLOW.state("reminder:ok"), FLOW.state("reminder:broken"))
+    # Each case's own chance of a DNA sets both decisions out of the reminder.
+    base = np.where(unwell, DNA_LOGIT[1], DNA_LOGIT[0]) + offset
+    appointment = MOMENTS.index("appointment")
+    nudges = []
+    for source, extra in (("reminder:ok", 0.0), ("reminder:broken", NO_REMINDER)):
+        direct, dna = _reminder_split(_sigmoid(base + extra))
+        s = (FLOW.state(source),)
+        nudges.append(Nudge(appointment, direct, kind="move", sources=s, mode="set"))
+        nudges.append(Nudge(appointment, dna, kind="break", sources=s, mode="set"))
     return Population(
         segment=unwell.astype(np.int64),
-        nudges=(Nudge(MOMENTS.index("appointment"), offset, kind="move", sources=reminder),),
+        nudges=tuple(nudges),
         noise={"experience": rng.standard_normal(n)},
         columns={_COLUMN[b]: worries[b].astype(np.int64) for b in sorted(BARRIER_EFFECTS)},
     )
