@@ -168,9 +168,13 @@ def analyse(
         reports: list[ReadReport] = [log.report, *([case_table.report] if case_table else [])]
         result = _assemble(service, summary, data, impacts, reports, eng)
         result.warnings = [str(w.message) for w in caught]
+        kept = [(w.message, w.category) for w in caught]
         result._set_aside = [r for r in reports if r.set_aside_rows is not None and r.n_set_aside]
         result._engine = eng
-        return result
+    # shown again outside the recording block, so notebooks and scripts see them too
+    for message, category in kept:
+        warnings.warn(message, category, stacklevel=2)
+    return result
 
 
 def _check_columns(service: Service, log: EventLog, cases: CaseTable | None) -> None:

@@ -25,9 +25,18 @@ _STAGES = {"read": "Reading", "summarise": "Summarising journeys", "bootstrap": 
 
 @contextlib.contextmanager
 def user_errors(debug: bool) -> Iterator[None]:
-    """Turn a KeymomentsError into its message and exit status 2."""
+    """Turn a KeymomentsError into its message and exit status 2.
+
+    keymoments' own warnings are printed by the report, so Python's copy is muted.
+    """
+    import warnings
+
+    from keymoments.errors import KeymomentsWarning
+
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KeymomentsWarning)
+            yield
     except KeymomentsError as exc:
         if debug:
             traceback.print_exc()

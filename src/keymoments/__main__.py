@@ -1,0 +1,5 @@
+"""``python -m keymoments`` runs the command line."""
+
+from keymoments.cli import main
+
+main()
