@@ -6,8 +6,9 @@ marker state (code ``2M + j``) entered when its activity happens. ``start``
 precedes every journey; ``done`` and ``exit`` absorb it.
 
 Example:
-    >>> from keymoments.examples import load_service_example
-    >>> space = StateSpace.from_service(load_service_example("health-check"))
+    >>> from keymoments import load_service
+    >>> from keymoments.examples import service_path
+    >>> space = StateSpace.from_service(load_service(service_path("health-check")))
     >>> space.names[:2]
     ['invitation:ok', 'invitation:broken']
 """
