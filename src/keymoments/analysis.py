@@ -24,7 +24,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ __all__ = ["Progress", "analyse"]
 
 # progress(stage, done, total): stage names are "read", "summarise", "bootstrap".
 Progress = Callable[[str, int, int], None]
-DataInput = str | Path | pd.DataFrame | None
+DataInput: TypeAlias = str | Path | pd.DataFrame | None
 
 
 def _as_file(data: pd.DataFrame, folder: Path, name: str) -> Path:

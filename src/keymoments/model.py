@@ -480,20 +480,22 @@ def load_service(path: str | Path) -> Service:
 def parse_service(text: str, *, file: str = "<model>", source: Path | None = None) -> Service:
     """Validate a service model given as YAML text (see :func:`load_service`)."""
     if "\t" in text:
-        line = text[: text.index("\t")].count("\n") + 1
         raise ModelError(
             "a tab character; YAML indents with spaces only, replace the tab with spaces",
             file=file,
-            line=line,
+            line=text[: text.index("\t")].count("\n") + 1,
         )
     try:
         node = yaml.compose(text, Loader=_LineLoader)  # type: ignore[no-untyped-call]
         raw = yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
         problem = exc.problem or "not valid YAML"
-        raise ModelError(f"YAML syntax: {problem}", file=file, line=line) from None
+        raise ModelError(
+            f"YAML syntax: {problem}",
+            file=file,
+            line=mark.line + 1 if mark is not None else None,
+        ) from None
     except yaml.YAMLError as exc:
         raise ModelError(f"YAML syntax: {exc}", file=file) from None
     if raw is None:
@@ -510,7 +512,7 @@ def parse_service(text: str, *, file: str = "<model>", source: Path | None = Non
         service = Service.model_validate(raw)
     except ValidationError as exc:
         loc, message = _first_error(exc)
-        line = None
+        line: int | None = None
         for cut in range(len(loc), -1, -1):
             if loc[:cut] in lines:
                 line = lines[loc[:cut]]

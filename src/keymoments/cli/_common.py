@@ -50,7 +50,7 @@ def user_errors(debug: bool) -> Iterator[None]:
 @contextlib.contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[object]:
     """A rich progress bar fed by ``analyse(progress=...)`` callbacks."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     if not enabled or (not sys.stderr.isatty() and not sys.stdout.isatty()):
         # still show stage changes in logs and CI, but without redrawing
@@ -68,7 +68,7 @@ def progress_bar(enabled: bool = True) -> Iterator[object]:
         console=err_console,
         transient=True,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def update(stage: str, done: int, total: int) -> None:
         if stage not in tasks:

@@ -188,9 +188,9 @@ def _segment_chains(data: JourneyData, w: Array) -> tuple[Array, Array]:
     pooled_p[empty_pooled, data.n_to - 1] = 1.0
     empty = counts.sum(axis=2) == 0
     probs = np.where(empty[:, :, None], pooled_p[None, :, :], probs)
-    seg_w = np.bincount(data.seg_of_row, weights=w, minlength=n_seg)
+    seg_w = np.bincount(data.seg_of_row, weights=w, minlength=n_seg).astype(float)
     total = seg_w.sum()
-    return probs, (seg_w / total if total > 0 else seg_w)
+    return np.asarray(probs, dtype=float), (seg_w / total if total > 0 else seg_w)
 
 
 def _visits_and_returns(P: Array, n_states: int, outcome_states: list[int]) -> tuple[Array, Array]:
@@ -204,13 +204,13 @@ def _visits_and_returns(P: Array, n_states: int, outcome_states: list[int]) -> t
     A = eye - Q
     visits = np.linalg.solve(np.swapaxes(A, -1, -2), start[..., None])[..., 0]
     if not outcome_states:
-        return visits, np.zeros((*visits.shape[:-1], 0))
+        return np.asarray(visits, dtype=float), np.zeros((*visits.shape[:-1], 0))
     rhs = np.zeros((*A.shape[:-2], n_states, len(outcome_states)))
     for k, s in enumerate(outcome_states):
         rhs[..., s, k] = 1.0
     cols = np.linalg.solve(A, rhs)
     diag = np.stack([cols[..., s, k] for k, s in enumerate(outcome_states)], axis=-1)
-    return visits, diag
+    return np.asarray(visits, dtype=float), np.asarray(diag, dtype=float)
 
 
 def least_squares_later_credit(xtx: Array, xty: Array, *, tol: float = 1e-9) -> Array:

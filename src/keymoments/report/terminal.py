@@ -71,7 +71,12 @@ def _moments_table(result: AnalysisResult) -> Table:
     table.add_column("key", justify="center")
     table.add_column("quadrant")
     for m in result.moments:
-        cells = [m.stage, m.name, _pct(m.reach), _pct(m.break_rate) if m.breakable else "–"]
+        cells: list[str | Text] = [
+            m.stage,
+            m.name,
+            _pct(m.reach),
+            _pct(m.break_rate) if m.breakable else "–",
+        ]
         for o in result.service.outcomes:
             imp = m.impact.get(o.id)
             if imp is None:
@@ -153,9 +158,13 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
         f"{keys_u}\n",
         ("Key for the provider: ", "bold"),
         f"{keys_p}",
-        *([("\nSweet spots: ", "bold green"), sweet] if sweet else []),
-        *([("\nConflicts: ", "bold red"), conflicts] if conflicts else []),
     )
+    if sweet:
+        headline.append("\nSweet spots: ", style="bold green")
+        headline.append(sweet)
+    if conflicts:
+        headline.append("\nConflicts: ", style="bold red")
+        headline.append(conflicts)
     parts: list[object] = [
         Panel(headline, expand=False),
         _read_table(result),
