@@ -134,36 +134,35 @@ def summarise_journeys(
     ev = events.select("case_id", "activity", "timestamp", "row")
     mapped = ev.inner_join(mapping, "activity")
 
-    order = [mapped.timestamp, mapped.row, mapped["sub"]]
-    w = ibis.window(group_by=mapped.case_id, order_by=order)
-    prev_unit = mapped.unit.lag().over(w)
-    prev_broken = mapped.is_broken.lag().over(w)
-    starts = mapped.mutate(
-        new_visit=ibis.ifelse(
-            prev_unit.isnull() | (prev_unit != mapped.unit) | (prev_broken == 1), 1, 0
-        )
+    # A visit ends at a broken event or where the next event marks another unit, so
+    # one ordered pass finds every visit's last event; its code (2u + broken) is
+    # the visit's state, and the next event is the first of the next visit.
+    w = ibis.window(
+        group_by=mapped.case_id, order_by=[mapped.timestamp, mapped.row, mapped["sub"]]
     )
-    cw = ibis.cumulative_window(
-        group_by=starts.case_id, order_by=[starts.timestamp, starts.row, starts["sub"]]
+    next_unit = mapped.unit.lead().over(w)
+    next_time = mapped.timestamp.lead().over(w)
+    marked = mapped.mutate(
+        is_last=next_unit.isnull() | (next_unit != mapped.unit) | (mapped.is_broken == 1),
+        gap=(next_time.epoch_seconds() - mapped.timestamp.epoch_seconds()).cast("float64"),
     )
-    numbered = starts.mutate(visit_no=starts.new_visit.sum().over(cw))
-    visits_expr = numbered.group_by(["case_id", "visit_no"]).aggregate(
-        unit=numbered.unit.max(),
-        broken=numbered.is_broken.max(),
-        t_first=numbered.timestamp.min(),
-        t_last=numbered.timestamp.max(),
-    )
-    visits_expr = visits_expr.mutate(
+    ends = marked.filter(marked.is_last)
+    visits_expr = ends.select(
+        "case_id",
+        "timestamp",
+        "row",
+        "sub",
+        "gap",
         code=ibis.ifelse(
-            visits_expr.unit < n_moments,
-            visits_expr.unit * 2 + visits_expr.broken,
-            visits_expr.unit + n_moments,
-        )
+            ends.unit < n_moments, ends.unit * 2 + ends.is_broken, ends.unit + n_moments
+        ),
     )
     visits = engine.materialise(visits_expr, prefix="visits")
 
     per_case = visits.group_by("case_id").aggregate(
-        sig=visits.code.cast("string").group_concat(".", order_by=[visits.visit_no])
+        sig=visits.code.cast("string").group_concat(
+            ".", order_by=[visits.timestamp, visits.row, visits["sub"]]
+        )
     )
     all_cases = ev.select("case_id").distinct()
     journeys = all_cases.left_join(per_case, "case_id").select(
@@ -231,13 +230,10 @@ def summarise_journeys(
 
 
 def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
-    w = ibis.window(group_by=visits.case_id, order_by=[visits.visit_no])
-    nxt = visits.mutate(
-        to_code=visits.code.lead().over(w).fill_null(-1),
-        next_first=visits.t_first.lead().over(w),
+    w = ibis.window(
+        group_by=visits.case_id, order_by=[visits.timestamp, visits.row, visits["sub"]]
     )
-    gap = nxt.next_first.epoch_seconds() - nxt.t_last.epoch_seconds()
-    nxt = nxt.mutate(gap=gap.cast("float64"))
+    nxt = visits.mutate(to_code=visits.code.lead().over(w).fill_null(-1))
     expr = nxt.group_by([nxt.code.name("from_code"), "to_code"]).aggregate(
         n=nxt.count(),
         mean_s=nxt.gap.mean(),
