@@ -57,9 +57,9 @@ class Engine:
         """A CSV file as a table; ``options`` go to DuckDB's ``read_csv``."""
         return self.con.read_csv(str(path), table_name=self._name("csv"), **options)
 
-    def read_parquet(self, path: str | Path) -> ibis.Table:
-        """A Parquet file (or glob) as a table."""
-        return self.con.read_parquet(str(path), table_name=self._name("parquet"))
+    def read_parquet(self, path: str | Path, **options: Any) -> ibis.Table:
+        """A Parquet file (or glob) as a table; ``options`` go to DuckDB's ``read_parquet``."""
+        return self.con.read_parquet(str(path), table_name=self._name("parquet"), **options)
 
     def read_json_lines(self, path: str | Path, **options: Any) -> ibis.Table:
         """A JSON Lines file as a table; ``options`` go to DuckDB's ``read_json``."""

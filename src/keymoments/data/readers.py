@@ -158,7 +158,7 @@ def _open(path: Path, sniffed: Sniffed, engine: Engine, tmp: Path) -> _Source:
         if fmt == "csv":
             return _open_csv(path, sniffed, engine, tmp)
         if fmt == "parquet":
-            return _Source(engine.read_parquet(path), sniffed)
+            return _Source(_parquet_with_rows(path, engine), sniffed, has_row=True)
         if fmt == "jsonl":
             options: dict[str, Any] = {"ignore_errors": True}
             if sniffed.json_array:
@@ -176,6 +176,21 @@ def _open(path: Path, sniffed: Sniffed, engine: Engine, tmp: Path) -> _Source:
         if fmt == "xlsx":
             return _Source(read_xlsx(path, engine), sniffed)
     raise AssertionError(fmt)  # pragma: no cover - sniff() only returns known formats
+
+
+def _parquet_with_rows(path: Path, engine: Engine) -> ibis.Table:
+    """A Parquet file with its 1-based row numbers, which the reader gives for free.
+
+    Numbering rows with a window over the whole table would cost more than the
+    rest of reading (it runs on one thread).
+    """
+    plain = engine.read_parquet(path)
+    if _ROW in plain.columns or "file_row_number" in plain.columns:
+        return plain.mutate(**{_ROW: (ibis.row_number() + 1).cast(dt.int64)})
+    numbered = engine.read_parquet(path, file_row_number=True)
+    return numbered.mutate(**{_ROW: (numbered["file_row_number"] + 1).cast(dt.int64)}).drop(
+        "file_row_number"
+    )
 
 
 def _open_csv(path: Path, sniffed: Sniffed, engine: Engine, tmp: Path) -> _Source:
@@ -378,11 +393,19 @@ def _read_events(
     label = _FORMAT_LABEL[sniffed.format]
     case_col, activity_col, ts_col = keys["case_id"], keys["activity"], keys["timestamp"]
     with _engine_errors(name, label):
+        if sniffed.format == "csv" and not source.has_row:
+            # a copy in file order numbers its rows for free (a window would not)
+            raw = engine.materialise(raw, prefix="csv")
         parsed_ts = parse_timestamps(
             raw[ts_col], engine=engine, timestamp_format=columns.timestamp_format
         )
         notes.extend(parsed_ts.notes)
-        row = raw[_ROW] if source.has_row else (ibis.row_number() + 1).cast(dt.int64)
+        if source.has_row:
+            row = raw[_ROW]
+        elif sniffed.format == "csv":
+            row = (raw.rowid() + 1).cast(dt.int64)
+        else:
+            row = (ibis.row_number() + 1).cast(dt.int64)
         if source.json_columns:
             all_null = ibis.and_(*(raw[c].isnull() for c in available))
         else:
