@@ -137,9 +137,7 @@ def summarise_journeys(
     # A visit ends at a broken event or where the next event marks another unit, so
     # one ordered pass finds every visit's last event; its code (2u + broken) is
     # the visit's state, and the next event is the first of the next visit.
-    w = ibis.window(
-        group_by=mapped.case_id, order_by=[mapped.timestamp, mapped.row, mapped["sub"]]
-    )
+    w = ibis.window(group_by=mapped.case_id, order_by=[mapped.timestamp, mapped.row, mapped["sub"]])
     next_unit = mapped.unit.lead().over(w)
     next_time = mapped.timestamp.lead().over(w)
     marked = mapped.mutate(
@@ -164,14 +162,15 @@ def summarise_journeys(
             ".", order_by=[visits.timestamp, visits.row, visits["sub"]]
         )
     )
-    all_cases = ev.select("case_id").distinct()
+    # every case, also those whose events all mark no moment (an empty journey)
+    all_cases = engine.materialise(ev.select("case_id").distinct(), prefix="cases")
     journeys = all_cases.left_join(per_case, "case_id").select(
         all_cases.case_id, sig=per_case.sig.fill_null("")
     )
 
     numeric = [o for o in service.outcomes if o.kind == "numeric"]
     wanted = [*service.segments, *(o.column for o in numeric if o.column)]
-    attrs, cases_without_events = _case_attributes(events, cases, wanted, engine)
+    attrs, cases_without_events = _case_attributes(events, all_cases, cases, wanted, engine)
     if attrs is not None:
         journeys = journeys.left_join(attrs, "case_id").select(
             journeys.case_id, journeys.sig, *[attrs[c] for c in wanted if c in attrs.columns]
@@ -212,7 +211,8 @@ def summarise_journeys(
         .order_by([ibis.desc("n"), "activity"])
     )
     unmapped = engine.to_pandas(unmapped_expr)
-    counts = engine.to_pandas(ev.aggregate(n_events=ev.count(), n_cases=ev.case_id.nunique()))
+    n_events = int(engine.to_pandas(ev.count()))
+    n_cases = int(engine.to_pandas(all_cases.count()))
     # an activity can mark a moment and an outcome: count each event once
     n_mapped = int(engine.to_pandas(ev.semi_join(mapping, "activity").count()))
     return JourneySummary(
@@ -220,9 +220,9 @@ def summarise_journeys(
         signatures=signatures,
         waits=waits,
         unmapped=unmapped,
-        n_events=int(counts["n_events"].iloc[0]),
+        n_events=n_events,
         n_events_mapped=n_mapped,
-        n_cases=int(counts["n_cases"].iloc[0]),
+        n_cases=n_cases,
         numeric_outcomes=[o.id for o in numeric],
         outcome_values_ignored=ignored,
         cases_without_events=cases_without_events,
@@ -230,9 +230,7 @@ def summarise_journeys(
 
 
 def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
-    w = ibis.window(
-        group_by=visits.case_id, order_by=[visits.timestamp, visits.row, visits["sub"]]
-    )
+    w = ibis.window(group_by=visits.case_id, order_by=[visits.timestamp, visits.row, visits["sub"]])
     nxt = visits.mutate(to_code=visits.code.lead().over(w).fill_null(-1))
     expr = nxt.group_by([nxt.code.name("from_code"), "to_code"]).aggregate(
         n=nxt.count(),
@@ -246,6 +244,7 @@ def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
 
 def _case_attributes(
     events: ibis.Table,
+    all_cases: ibis.Table,
     cases: ibis.Table | None,
     wanted: list[str],
     engine: Engine,
@@ -261,9 +260,8 @@ def _case_attributes(
         if have:
             tables.append(cases.select("case_id", *have))
             found.update(have)
-        known = events.select("case_id").distinct()
         cases_without_events = int(
-            engine.to_pandas(cases.select("case_id").anti_join(known, "case_id").count())
+            engine.to_pandas(cases.select("case_id").anti_join(all_cases, "case_id").count())
         )
     rest = [c for c in wanted if c not in found and c in events.columns]
     if rest:
