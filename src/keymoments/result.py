@@ -68,8 +68,8 @@ class MomentResult:
     quadrant: str
     deciding: dict[str, PerspectiveImpact | None] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The moment as in the JSON result."""
+    def to_dict(self, volume: float | None = None) -> dict[str, Any]:
+        """The moment as in the JSON result (``volume``: cases a year, for money a year)."""
         return {
             "id": self.id,
             "name": self.name,
@@ -89,6 +89,9 @@ class MomentResult:
                     "ci": list(d.ci),
                     "gearing": d.gearing,
                     "gearing_ci": list(d.gearing_ci),
+                    "per_year": None
+                    if volume is None or d.measure != "money"
+                    else d.recoverable * volume,
                 }
                 for p, d in self.deciding.items()
             },
@@ -187,7 +190,7 @@ class AnalysisResult:
             "service": self.service.name,
             "n_cases": self.n_cases,
             "outcomes": outcomes,
-            "moments": [m.to_dict() for m in self.moments],
+            "moments": [m.to_dict(self.service.volume) for m in self.moments],
             "alignment": [{"moment": m.id, "quadrant": m.quadrant} for m in self.moments],
             "drivers": {},
             "barriers": [],

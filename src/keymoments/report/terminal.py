@@ -159,6 +159,16 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
         ("Key for the provider: ", "bold"),
         f"{keys_p}",
     )
+    volume = result.service.volume
+    for m in result.moments:
+        provider = m.deciding.get("provider")
+        if m.key["provider"] and provider is not None and provider.measure == "money" and volume:
+            lo, hi = provider.ci
+            headline.append(
+                f"\nIf '{m.name}' never broke: {provider.recoverable * volume:,.0f} a year "
+                f"for the provider [{lo * volume:,.0f} to {hi * volume:,.0f}] "
+                f"at {volume:,.0f} cases a year"
+            )
     if sweet:
         headline.append("\nSweet spots: ", style="bold green")
         headline.append(sweet)
