@@ -20,9 +20,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -56,6 +57,17 @@ def _as_file(data: pd.DataFrame, folder: Path, name: str) -> Path:
             frame[col] = frame[col].map(lambda v: None if pd.isna(v) else str(v))
     frame.to_parquet(path, index=False)
     return path
+
+
+@contextlib.contextmanager
+def _named(given: DataInput, path: Path, label: str) -> Iterator[None]:
+    """Errors about a DataFrame's temporary file name the DataFrame instead."""
+    try:
+        yield
+    except DataError as exc:
+        if not isinstance(given, pd.DataFrame):
+            raise
+        raise DataError(str(exc).replace(path.name, label)) from None
 
 
 def _resolve(service: Service, given: DataInput, which: str) -> DataInput:
@@ -123,7 +135,8 @@ def analyse(
             if isinstance(events_in, pd.DataFrame)
             else Path(events_in)
         )
-        log = read_events(events_path, columns=service.columns, engine=eng)
+        with _named(events_in, events_path, "<events DataFrame>"):
+            log = read_events(events_path, columns=service.columns, engine=eng)
         if isinstance(events_in, pd.DataFrame):
             log.report.file = "<events DataFrame>"
         case_table: CaseTable | None = None
@@ -133,11 +146,12 @@ def analyse(
                 if isinstance(cases_in, pd.DataFrame)
                 else Path(cases_in)
             )
-            case_table = read_cases(
-                cases_path,
-                case_id=service.columns.cases_case_id or service.columns.case_id,
-                engine=eng,
-            )
+            with _named(cases_in, cases_path, "<cases DataFrame>"):
+                case_table = read_cases(
+                    cases_path,
+                    case_id=service.columns.cases_case_id or service.columns.case_id,
+                    engine=eng,
+                )
             if isinstance(cases_in, pd.DataFrame):
                 case_table.report.file = "<cases DataFrame>"
         notify("read", 2, 2)
@@ -157,7 +171,7 @@ def analyse(
             progress=lambda done, total: notify("bootstrap", done, total),
         )
         for q, i in enumerate(impacts.breakable):
-            if impacts.point.ok_unseen[q]:
+            if impacts.point.ok_unseen[q] and impacts.point.reach[i] > 0:
                 warnings.warn(
                     f"moment {service.moments[i].id!r}: no case ever passed it without "
                     "breaking it, so what fixing it would bring cannot be estimated; its "
@@ -243,7 +257,8 @@ def _warn_about_data(service: Service, summary: Any, log: EventLog) -> None:
         for seg, n in sizes.items():
             if n < 30:
                 warnings.warn(
-                    f"segment {seg!r} has only {int(n)} cases; its chain borrows the pooled "
+                    f"segment {seg!r} has only {int(n)} case{'s' if n != 1 else ''}; its chain "
+                    "borrows the pooled "
                     "transitions where it has none and its figures are uncertain",
                     StatisticsWarning,
                     stacklevel=3,

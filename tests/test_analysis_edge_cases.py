@@ -1,0 +1,136 @@
+"""Small and degenerate data: a sensible result with a warning, or one clear error."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import keymoments
+from keymoments import DataError
+from keymoments.model import Service
+
+SERVICE = Service.model_validate(
+    {
+        "version": 1,
+        "name": "edge",
+        "moments": [
+            {"id": "a", "reached": ["a_ok", "a_bad"], "broken": ["a_bad"]},
+            {"id": "b", "reached": ["b_ok", "b_bad"], "broken": ["b_bad"]},
+            {"id": "c", "reached": ["c_ok", "c_bad"], "broken": ["c_bad"]},
+        ],
+        "outcomes": [
+            {"id": "won", "perspective": "provider", "reached": ["won"]},
+            {"id": "score", "perspective": "user", "column": "score"},
+        ],
+        "segments": ["g"],
+    }
+)
+
+
+def _events(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["case_id", "activity", "timestamp"])
+
+
+@pytest.fixture(scope="module")
+def journeys() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    rows, cases = [], []
+    for i in range(300):
+        a = "a_bad" if rng.random() < 0.3 else "a_ok"
+        rows += [(str(i), a, "2024-01-01"), (str(i), "b_ok", "2024-01-02")]
+        if rng.random() < 0.7:
+            rows.append((str(i), "won", "2024-01-03"))
+        cases.append((str(i), "x" if i > 2 else "tiny", float(rng.normal(5, 1))))
+    return _events(rows), pd.DataFrame(cases, columns=["case_id", "g", "score"])
+
+
+def _analyse(**kwargs) -> tuple[keymoments.AnalysisResult, str]:
+    """Run the analysis, keeping keymoments' warnings (the result holds them too)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", keymoments.KeymomentsWarning)
+        result = keymoments.analyse(SERVICE, **kwargs)
+    ours = [w for w in caught if issubclass(w.category, keymoments.KeymomentsWarning)]
+    assert [str(w.message) for w in ours] == result.warnings
+    return result, " ".join(result.warnings)
+
+
+def _strict_json(result: keymoments.AnalysisResult) -> dict:
+    return json.loads(json.dumps(result.to_dict(), allow_nan=False))
+
+
+def test_a_single_case() -> None:
+    events = _events(
+        [("1", "a_ok", "2024-01-01"), ("1", "b_bad", "2024-01-02"), ("1", "won", "2024-01-03")]
+    )
+    cases = pd.DataFrame({"case_id": ["1"], "g": ["x"], "score": [5.0]})
+    result, messages = _analyse(events=events, cases=cases, bootstrap=10)
+    assert "only 1 case;" in messages
+    assert "moment 'b': no case ever passed it without breaking it" in messages
+    doc = _strict_json(result)
+    assert doc["n_cases"] == 1
+    assert result.moment("b").impact == {}  # left empty, not invented
+    assert result.moment("a").break_rate == 0.0
+
+
+def test_unreached_unbroken_moments_and_a_tiny_segment(journeys) -> None:
+    events, cases = journeys
+    result, messages = _analyse(events=events, cases=cases, bootstrap=20)
+    assert "moment 'c': none of its activities" in messages
+    assert "segment 'tiny' has only 3 cases" in messages
+    c = result.moment("c")
+    assert c.reach == 0.0 and c.impact == {} and c.quadrant == "minor"
+    b = result.moment("b")
+    assert b.break_rate == 0.0
+    assert b.impact["won"]["recoverable"] == 0.0
+    _strict_json(result)
+
+
+def test_an_outcome_without_variance(journeys) -> None:
+    events, cases = journeys
+    result, _ = _analyse(events=events, cases=cases.assign(score=3.0), bootstrap=20)
+    for m in result.moments:
+        for imp in m.impact.values():
+            assert np.isfinite(imp["recoverable"])
+    assert result.moment("a").impact["score"]["recoverable"] == pytest.approx(0, abs=1e-9)
+    assert result.outcome_means[1] == 3.0
+    _strict_json(result)
+
+
+def test_an_outcome_with_no_values(journeys) -> None:
+    events, cases = journeys
+    result, _ = _analyse(events=events, cases=cases.assign(score=np.nan), bootstrap=10)
+    doc = _strict_json(result)
+    assert doc["outcomes"][1]["mean"] is None
+
+
+def test_non_numbers_in_a_numeric_outcome_are_counted(journeys) -> None:
+    events, cases = journeys
+    cases = cases.assign(score=["n/a"] * 10 + [str(v) for v in cases["score"][10:]])
+    _, messages = _analyse(events=events, cases=cases, bootstrap=5)
+    assert "outcome 'score': 10 values are not numbers" in messages
+
+
+def test_no_usable_events_is_an_error(journeys) -> None:
+    _, cases = journeys
+    with pytest.raises(DataError, match="<events DataFrame>: no rows"):
+        keymoments.analyse(SERVICE, events=_events([]), cases=cases)
+
+
+def test_all_cases_identical() -> None:
+    rows = []
+    for i in range(40):
+        rows += [
+            (str(i), "a_ok", "2024-01-01"),
+            (str(i), "b_ok", "2024-01-02"),
+            (str(i), "c_bad", "2024-01-03"),
+        ]
+    cases = pd.DataFrame({"case_id": [str(i) for i in range(40)], "g": "x", "score": 1.0})
+    result, messages = _analyse(events=_events(rows), cases=cases, bootstrap=10)
+    assert "moment 'c': no case ever passed it without breaking it" in messages
+    assert [m.reach for m in result.moments] == [1.0, 1.0, 1.0]
+    assert result.key_moments("user") == [] and result.key_moments("provider") == []
+    _strict_json(result)
