@@ -68,6 +68,10 @@ def _moments_table(result: AnalysisResult) -> Table:
         unit = "share" if o.kind == "binary" else "mean"
         table.add_column(f"{o.id}\n{o.perspective}, {unit}", justify="right", overflow="fold")
         table.add_column("gear", justify="right")
+    money = _money_perspectives(result)
+    for p in money:
+        table.add_column(f"money\n{p}", justify="right", overflow="fold")
+        table.add_column("gear", justify="right")
     table.add_column("key", justify="center")
     table.add_column("quadrant")
     for m in result.moments:
@@ -85,12 +89,36 @@ def _moments_table(result: AnalysisResult) -> Table:
             lo, hi = imp["ci"]
             cells.append(f"{_num(imp['recoverable'])}\n[{_num(lo)}, {_num(hi)}]")
             cells.append(f"{imp['gearing']:.1f}")
+        for p in money:
+            d = m.deciding.get(p)
+            if d is None or d.measure != "money" or not m.impact:
+                cells += ["–", ""]
+                continue
+            cells.append(f"{_num(d.recoverable)}\n[{_num(d.ci[0])}, {_num(d.ci[1])}]")
+            cells.append(f"{d.gearing:.1f}")
         marks = " ".join(p[0].upper() for p in ("user", "provider") if m.key[p])
         cells += [marks, Text(m.quadrant, style=_QUADRANT_STYLE.get(m.quadrant, ""))]
         style = "bold" if any(m.key.values()) else None
         table.add_row(*cells, style=style)
-    table.caption = "key: U = user, P = provider"
+    table.caption = "key: U = user, P = provider" + (
+        "; money: Σ value × recoverable of the outcomes with a value, per case" if money else ""
+    )
     return table
+
+
+def _money_perspectives(result: AnalysisResult) -> list[str]:
+    """Perspectives whose key flag is judged on money that no single column shows.
+
+    That is when the perspective adds up several outcomes, or values one
+    negatively (a return to the ER costs money: fewer returns are a gain).
+    """
+    out = []
+    for p in ("user", "provider"):
+        outcomes = [o for o in result.service.outcomes if o.perspective == p]
+        valued = [o for o in outcomes if o.value is not None]
+        if valued and (len(outcomes) > 1 or any((o.value or 0) < 0 for o in valued)):
+            out.append(p)
+    return out
 
 
 def _after_break(result: AnalysisResult) -> Table | None:
@@ -143,9 +171,9 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     """Print the analysis: data read, the moments table, the key moments' after-break paths."""
     if console is None:
         console = Console()
-    if not console.is_terminal and console.width < 120:
+    if not console.is_terminal and console.width < 170:
         # logs and CI: wide enough that the table does not fold every cell
-        console = Console(width=140, file=console.file)
+        console = Console(width=170, file=console.file)
     keys_u = ", ".join(result.moment(m).name for m in result.key_moments("user")) or "none"
     keys_p = ", ".join(result.moment(m).name for m in result.key_moments("provider")) or "none"
     conflicts = ", ".join(m.name for m in result.moments if m.quadrant == "conflict")
