@@ -134,3 +134,39 @@ def test_all_cases_identical() -> None:
     assert [m.reach for m in result.moments] == [1.0, 1.0, 1.0]
     assert result.key_moments("user") == [] and result.key_moments("provider") == []
     _strict_json(result)
+
+
+def test_numeric_segments_are_banded(journeys) -> None:
+    events, cases = journeys
+    ages = np.random.default_rng(1).integers(18, 90, len(cases))
+    service = Service.model_validate(
+        {**SERVICE.model_dump(exclude={"source"}), "segments": ["age"]}
+    )
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        auto = keymoments.analyse(service, events=events, cases=cases.assign(age=ages), bootstrap=0)
+    assert any("segment 'age' is a number" in w and "quartiles" in w for w in auto.warnings)
+    q = np.quantile(ages, [0.25, 0.5, 0.75])
+    assert f"below {q[0]:g}" in " ".join(auto.warnings)
+    chosen = Service.model_validate(
+        {
+            **SERVICE.model_dump(exclude={"source"}),
+            "segments": [{"column": "age", "bins": [40, 65]}],
+        }
+    )
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        banded = keymoments.analyse(
+            chosen, events=events, cases=cases.assign(age=ages), bootstrap=0
+        )
+    assert not any("is a number" in w for w in banded.warnings)
+    assert banded.to_dict()["method"]["segments"] == ["age"]
+
+
+def test_bins_must_increase() -> None:
+    with pytest.raises(keymoments.ModelError, match="bins must increase"):
+        from keymoments.model import parse_service
+
+        parse_service(
+            "version: 1\nname: x\nmoments: [{id: a}]\nsegments: [{column: age, bins: [3, 2]}]\n"
+        )

@@ -210,7 +210,7 @@ def _check_columns(service: Service, log: EventLog, cases: CaseTable | None) -> 
 
 
 def _column_users(service: Service, col: str) -> str:
-    users = [f"segment {col!r}"] if col in service.segments else []
+    users = [f"segment {col!r}"] if col in service.segment_columns else []
     users += [f"moment {m.id!r} rating" for m in service.moments if m.rating == col]
     users += [f"outcome {o.id!r}" for o in service.outcomes if o.column == col]
     users += [f"barrier {b.id!r}" for b in service.barriers if b.column == col]
@@ -252,6 +252,16 @@ def _warn_about_data(service: Service, summary: Any, log: EventLog) -> None:
                 DataWarning,
                 stacklevel=3,
             )
+    from keymoments.journey.summaries import MAX_SEGMENT_VALUES, band_labels
+
+    for column, cuts in summary.segment_bins.items():
+        warnings.warn(
+            f"segment {column!r} is a number with more than {MAX_SEGMENT_VALUES} values; "
+            f"cut at its quartiles into: {', '.join(band_labels(cuts))}. To choose the bands, "
+            f"write it as {{column: {column}, bins: [...]}} under segments",
+            DataWarning,
+            stacklevel=3,
+        )
     if len(sigs) and service.segments:
         sizes = sigs.groupby("segment")["n"].sum()
         for seg, n in sizes.items():

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +37,7 @@ __all__ = [
     "Moment",
     "Outcome",
     "Perspective",
+    "Segment",
     "Service",
     "load_service",
 ]
@@ -197,6 +199,28 @@ class Intervention(_Strict):
         return self
 
 
+class Segment(_Strict):
+    """A cases column to fit and combine by; a numeric one can be cut into bands.
+
+    ``bins`` are the cut points, ascending: ``[50, 70]`` gives the bands
+    "below 50", "50 to under 70" and "70 and over". In the model file a plain
+    column name (``segments: [severity]``) is a segment without bins.
+    """
+
+    column: str
+    bins: list[float] | None = None
+
+    @field_validator("bins")
+    @classmethod
+    def _ascending(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("give at least one cut point in 'bins'")
+            if any(b <= a for a, b in itertools.pairwise(value)):
+                raise ValueError(f"bins must increase strictly, got {value}")
+        return value
+
+
 class AnalysisSettings(_Strict):
     """How the analysis runs; every field has a sensible default."""
 
@@ -226,13 +250,21 @@ class Service(_Strict):
     budget: float | None = Field(None, ge=0)
     moments: list[Moment] = Field(min_length=1)
     outcomes: list[Outcome] = Field(default_factory=list)
-    segments: list[str] = Field(default_factory=list)
+    segments: list[Segment] = Field(default_factory=list)
     barriers: list[Barrier] = Field(default_factory=list)
     interventions: list[Intervention] = Field(default_factory=list)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
 
     # Where the model was read from; relative data paths resolve against it.
     source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("segments", mode="before")
+    @classmethod
+    def _plain_names(cls, value: Any) -> Any:
+        # `segments: [severity]` names columns; a mapping adds bins
+        if isinstance(value, list):
+            return [{"column": v} if isinstance(v, str) else v for v in value]
+        return value
 
     @field_validator("version")
     @classmethod
@@ -301,9 +333,9 @@ class Service(_Strict):
                             "intervention cannot lower its break rate; add 'broken' to the moment",
                         )
                     )
-        for name in self.segments:
+        for i, name in enumerate(self.segment_columns):
             if not name:
-                problems.append((("segments",), "a segment name cannot be empty"))
+                problems.append((("segments", i), "a segment column name cannot be empty"))
         return problems
 
     # -- convenient views ---------------------------------------------------
@@ -326,12 +358,22 @@ class Service(_Strict):
     def case_columns(self) -> list[str]:
         """Every cases-table column the model refers to, in a stable order."""
         cols = [
-            *self.segments,
+            *self.segment_columns,
             *(m.rating for m in self.moments if m.rating),
             *(o.column for o in self.outcomes if o.column),
             *(b.column for b in self.barriers),
         ]
         return list(dict.fromkeys(cols))
+
+    @property
+    def segment_specs(self) -> list[Segment]:
+        """The segments as :class:`Segment` objects (plain names without bins)."""
+        return list(self.segments)
+
+    @property
+    def segment_columns(self) -> list[str]:
+        """The cases columns the segments are read from."""
+        return [s.column for s in self.segment_specs]
 
     def resolve(self, path: str | Path | None) -> Path | None:
         """A data path from the model, made absolute against the model file's folder."""

@@ -215,7 +215,7 @@ class AnalysisResult:
                 "confidence": self.confidence,
                 "key_gearing": self.service.analysis.key_gearing,
                 "seed": self.service.analysis.seed,
-                "segments": list(self.service.segments),
+                "segments": list(self.service.segment_columns),
             },
             "warnings": list(self.warnings),
         }

@@ -20,6 +20,7 @@ grow with the number of events.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import ibis
@@ -28,7 +29,7 @@ import pyarrow as pa
 
 from keymoments.data.engine import Engine
 from keymoments.journey.states import StateSpace
-from keymoments.model import Service
+from keymoments.model import Segment, Service
 
 __all__ = ["MISSING_SEGMENT", "JourneySummary", "summarise_journeys"]
 
@@ -56,6 +57,7 @@ class JourneySummary:
         outcome_values_ignored: per numeric outcome, values present but not
             numbers.
         cases_without_events: cases in the cases table that have no event.
+        segment_bins: cut points chosen for numeric segment columns with many values.
     """
 
     space: StateSpace
@@ -68,6 +70,7 @@ class JourneySummary:
     numeric_outcomes: list[str] = field(default_factory=list)
     outcome_values_ignored: dict[str, int] = field(default_factory=dict)
     cases_without_events: int = 0
+    segment_bins: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _mapping_table(service: Service, space: StateSpace) -> pa.Table:
@@ -101,13 +104,52 @@ def _mapping_table(service: Service, space: StateSpace) -> pa.Table:
     )
 
 
-def segment_key(cases: ibis.Table, segments: list[str]) -> ibis.Value:
-    """One string per case naming its segment (``"a | b"`` for several columns)."""
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def band_labels(bins: list[float]) -> list[str]:
+    """Names of the bands that cut points make (``[50, 70]`` → three bands).
+
+    Example:
+        >>> band_labels([50, 70])
+        ['below 50', '50 to under 70', '70 and over']
+    """
+    labels = [f"below {_number(bins[0])}"]
+    labels += [f"{_number(a)} to under {_number(b)}" for a, b in itertools.pairwise(bins)]
+    labels.append(f"{_number(bins[-1])} and over")
+    return labels
+
+
+def _banded(col: ibis.Value, bins: list[float]) -> ibis.Value:
+    labels = band_labels(bins)
+    value = (
+        col.cast("float64") if col.type().is_numeric() else col.cast("string").try_cast("float64")
+    )
+    branches = [(value < edge, label) for edge, label in zip(bins, labels, strict=False)]
+    return ibis.cases(*branches, else_=labels[-1]).fill_null(MISSING_SEGMENT)
+
+
+def segment_key(
+    cases: ibis.Table, segments: list[Segment], bins: dict[str, list[float]] | None = None
+) -> ibis.Value:
+    """One string per case naming its segment (``"a | b"`` for several columns).
+
+    Columns with cut points (the model's ``bins``, or ``bins`` found for them)
+    are named by band; others by their value.
+    """
     if not segments:
         return ibis.literal("all")
-    parts = [
-        cases[s].cast("string").strip().nullif("").fill_null(MISSING_SEGMENT) for s in segments
-    ]
+    found = bins or {}
+    parts = []
+    for s in segments:
+        cuts = s.bins or found.get(s.column)
+        if cuts:
+            parts.append(_banded(cases[s.column], cuts))
+        else:
+            parts.append(
+                cases[s.column].cast("string").strip().nullif("").fill_null(MISSING_SEGMENT)
+            )
     key = parts[0]
     for p in parts[1:]:
         key = key.concat(_SEGMENT_SEP, p)
@@ -169,14 +211,15 @@ def summarise_journeys(
     )
 
     numeric = [o for o in service.outcomes if o.kind == "numeric"]
-    wanted = [*service.segments, *(o.column for o in numeric if o.column)]
+    wanted = [*service.segment_columns, *(o.column for o in numeric if o.column)]
     attrs, cases_without_events = _case_attributes(events, all_cases, cases, wanted, engine)
     if attrs is not None:
         journeys = journeys.left_join(attrs, "case_id").select(
             journeys.case_id, journeys.sig, *[attrs[c] for c in wanted if c in attrs.columns]
         )
 
-    seg = segment_key(journeys, service.segments) if service.segments else ibis.literal("all")
+    auto_bins = _quartile_bins(journeys, service.segment_specs, engine)
+    seg = segment_key(journeys, service.segment_specs, auto_bins)
     journeys = journeys.mutate(segment=seg)
     aggs: dict[str, ibis.Value] = {"n": journeys.count()}
     ignored_exprs: dict[str, ibis.Value] = {}
@@ -226,7 +269,38 @@ def summarise_journeys(
         numeric_outcomes=[o.id for o in numeric],
         outcome_values_ignored=ignored,
         cases_without_events=cases_without_events,
+        segment_bins=auto_bins,
     )
+
+
+# A numeric segment column with more distinct values than this is cut into quartiles
+# (one chain per age in years would leave every chain nearly empty).
+MAX_SEGMENT_VALUES = 12
+
+
+def _quartile_bins(
+    journeys: ibis.Table, segments: list[Segment], engine: Engine
+) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for s in segments:
+        if s.bins or s.column not in journeys.columns:
+            continue
+        col = journeys[s.column]
+        if not col.type().is_numeric():
+            continue
+        stats = engine.to_pandas(
+            journeys.aggregate(
+                n=col.nunique(),
+                q1=col.quantile(0.25),
+                q2=col.quantile(0.5),
+                q3=col.quantile(0.75),
+            )
+        ).iloc[0]
+        if int(stats["n"]) > MAX_SEGMENT_VALUES:
+            cuts = sorted({float(stats[q]) for q in ("q1", "q2", "q3") if pd.notna(stats[q])})
+            if cuts:
+                out[s.column] = cuts
+    return out
 
 
 def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
