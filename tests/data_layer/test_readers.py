@@ -372,3 +372,16 @@ def test_key_column_name_clash(engine: Engine, tmp_path: Path) -> None:
     log = read_events(src, columns=ColumnMap(), engine=engine)
     assert "row_source" in log.table.columns
     assert frame(engine, log)["row"].tolist() == [1]
+
+
+def test_parquet_cases_keep_only_their_own_columns(tmp_path) -> None:
+    import pandas as pd
+
+    from keymoments.data.engine import connect
+    from keymoments.data.readers import read_cases
+
+    path = tmp_path / "cases.parquet"
+    pd.DataFrame({"case_id": ["a", "b", "b"], "x": [1, 2, 3]}).to_parquet(path)
+    cases = read_cases(path, case_id="case_id", engine=connect())
+    assert cases.table.columns == ("case_id", "x")
+    assert cases.report.set_aside == {"duplicate case id": 1}

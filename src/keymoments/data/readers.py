@@ -540,7 +540,7 @@ def _read_cases(
     source = _open(p, sniffed, engine, tmp)
     raw = source.table
     notes = [*sniffed.notes, *source.notes]
-    available = list(raw.columns)
+    available = [c for c in raw.columns if c != _ROW]
     key_col, note = resolve_column(case_id, available, key="cases_case_id", file=name)
     if note:
         notes.append(note)
@@ -552,7 +552,11 @@ def _read_cases(
         else:
             all_null = ibis.literal(False)
         numbered = raw.mutate(
-            **{_ROW: (ibis.row_number() + 1).cast(dt.int64), _CASE: case, "__km_all_null": all_null}
+            **{
+                _ROW: raw[_ROW] if source.has_row else (ibis.row_number() + 1).cast(dt.int64),
+                _CASE: case,
+                "__km_all_null": all_null,
+            }
         )
         first = ibis.row_number().over(group_by=numbered[_CASE], order_by=numbered[_ROW])
         reason = ibis.cases(
