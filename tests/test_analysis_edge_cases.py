@@ -170,3 +170,36 @@ def test_bins_must_increase() -> None:
         parse_service(
             "version: 1\nname: x\nmoments: [{id: a}]\nsegments: [{column: age, bins: [3, 2]}]\n"
         )
+
+
+def test_an_outcome_marked_by_a_moments_own_activity() -> None:
+    # the sale is the handover itself: the activity marks the moment and the outcome
+    service = Service.model_validate(
+        {
+            "version": 1,
+            "name": "shared activity",
+            "moments": [
+                {
+                    "id": "offer",
+                    "reached": ["offer_ok", "offer_refused"],
+                    "broken": ["offer_refused"],
+                },
+                {"id": "handover", "reached": ["handed_over"]},
+            ],
+            "outcomes": [{"id": "sold", "perspective": "provider", "reached": ["handed_over"]}],
+        }
+    )
+    rows = []
+    for i in range(200):
+        refused = i % 4 == 0
+        rows.append((str(i), "offer_refused" if refused else "offer_ok", "2024-01-01"))
+        if not refused or i % 8 == 0:
+            rows.append((str(i), "handed_over", "2024-01-02"))
+    result = keymoments.analyse(service, events=_events(rows), bootstrap=20)
+    sold = sum(1 for i in range(200) if i % 4 != 0 or i % 8 == 0) / 200
+    assert result.outcome_means[0] == pytest.approx(sold)
+    assert result.moment("handover").reach == pytest.approx(sold)
+    assert result.n_events_mapped == len(rows)  # each event counted once
+    # refused offers end in a sale half the time, accepted ones always: fixing recovers
+    # the other half of the refused quarter
+    assert result.moment("offer").impact["sold"]["recoverable"] == pytest.approx(0.125)
