@@ -4,14 +4,14 @@ Each moment gets one quadrant:
 
 - ``sweet_spot``: key for both perspectives; fixing it pays twice;
 - ``conflict``: fixing it helps one side and hurts the other, both effects
-  significant (intervals exclude zero), one of them key-sized
-  (|gearing| ≥ ``key_gearing``) and the other at least half an average moment
-  (|gearing| ≥ 0.5); the dealer's add-on pitch is the textbook case;
+  significant (intervals exclude zero) and neither trivial (|gearing| ≥ 0.5,
+  half an average moment, on both sides); the dealer's add-on pitch is the
+  textbook case;
 - ``user_only`` / ``provider_only``: key for one side only;
 - ``minor``: key for neither.
 
 Example:
-    >>> quadrant(key_user=True, key_provider=True, user=None, provider=None, threshold=1.5)
+    >>> quadrant(key_user=True, key_provider=True, user=None, provider=None)
     'sweet_spot'
 """
 
@@ -25,7 +25,9 @@ __all__ = ["QUADRANTS", "Quadrant", "quadrant"]
 
 Quadrant = Literal["sweet_spot", "user_only", "provider_only", "conflict", "minor"]
 QUADRANTS: tuple[Quadrant, ...] = ("sweet_spot", "user_only", "provider_only", "conflict", "minor")
-_CONFLICT_OTHER_SIDE = 0.5
+# With many cases even a sliver of an effect is significant; half an average
+# moment on each side is the least that makes a trade-off worth a manager's time.
+_MATERIAL = 0.5
 
 
 def quadrant(
@@ -34,10 +36,9 @@ def quadrant(
     key_provider: bool,
     user: PerspectiveImpact | None,
     provider: PerspectiveImpact | None,
-    threshold: float,
 ) -> Quadrant:
     """The quadrant of one moment from its key flags and deciding impacts."""
-    if _conflicting(user, provider, threshold):
+    if _conflicting(user, provider):
         return "conflict"
     if key_user and key_provider:
         return "sweet_spot"
@@ -48,14 +49,11 @@ def quadrant(
     return "minor"
 
 
-def _conflicting(
-    user: PerspectiveImpact | None, provider: PerspectiveImpact | None, threshold: float
-) -> bool:
+def _conflicting(user: PerspectiveImpact | None, provider: PerspectiveImpact | None) -> bool:
     if user is None or provider is None:
         return False
     if not (user.significant and provider.significant):
         return False
     if user.recoverable * provider.recoverable >= 0:
         return False
-    big, small = sorted((abs(user.gearing), abs(provider.gearing)), reverse=True)
-    return big >= threshold and small >= _CONFLICT_OTHER_SIDE
+    return min(abs(user.gearing), abs(provider.gearing)) >= _MATERIAL

@@ -298,7 +298,6 @@ def _assemble(
     reports: list[ReadReport],
     engine: Engine,
 ) -> AnalysisResult:
-    threshold = service.analysis.key_gearing
     position = {i: q for q, i in enumerate(impacts.breakable)}
     moments: list[MomentResult] = []
     for i, m in enumerate(service.moments):
@@ -353,7 +352,6 @@ def _assemble(
                     key_provider=key["provider"],
                     user=user,
                     provider=provider,
-                    threshold=threshold,
                 ),
             )
         )
