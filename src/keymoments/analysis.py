@@ -170,12 +170,27 @@ def analyse(
             seed=seed,
             progress=lambda done, total: notify("bootstrap", done, total),
         )
+        if not impacts.breakable:
+            warnings.warn(
+                f"service {service.name!r}: no moment lists 'broken' activities, so no moment "
+                "can be fixed and none can be key; add 'broken:' to the moments that can fail",
+                StatisticsWarning,
+                stacklevel=2,
+            )
         for q, i in enumerate(impacts.breakable):
             if impacts.point.ok_unseen[q] and impacts.point.reach[i] > 0:
                 warnings.warn(
                     f"moment {service.moments[i].id!r}: no case ever passed it without "
                     "breaking it, so what fixing it would bring cannot be estimated; its "
                     "recoverable is left empty",
+                    StatisticsWarning,
+                    stacklevel=2,
+                )
+            elif impacts.point.trapped[q]:
+                warnings.warn(
+                    f"moment {service.moments[i].id!r}: the journeys seen after passing it "
+                    "all came back to break it, so a fixed chain would never end; its "
+                    "recoverable is left empty (more cases would tell)",
                     StatisticsWarning,
                     stacklevel=2,
                 )
@@ -305,7 +320,7 @@ def _assemble(
         impact: dict[str, dict[str, Any]] = {}
         key = {"user": False, "provider": False}
         user = provider = None
-        if q is not None and not impacts.point.ok_unseen[q]:
+        if q is not None and not (impacts.point.ok_unseen[q] or impacts.point.trapped[q]):
             for k, o in enumerate(service.outcomes):
                 impact[o.id] = {
                     "recoverable": float(impacts.point.recoverable[q, k]),

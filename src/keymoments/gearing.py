@@ -22,6 +22,7 @@ within a signature the numeric outcomes get the signature's own spread.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,7 +40,12 @@ Progress = Callable[[int, int], None]
 
 def gearing_of(recoverable: Array) -> Array:
     """Gearing along the moment axis (-2): recoverable over the mean |recoverable|."""
-    scale = np.nanmean(np.abs(recoverable), axis=-2, keepdims=True)
+    if recoverable.shape[-2] == 0:  # no breakable moment: nothing to compare
+        return np.zeros_like(recoverable)
+    with warnings.catch_warnings():
+        # a moment whose fix cannot be estimated is NaN; all of them NaN is NaN too
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scale = np.nanmean(np.abs(recoverable), axis=-2, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(scale > 0, recoverable / np.where(scale > 0, scale, 1.0), 0.0)
 
@@ -133,7 +139,9 @@ def _interval(draws: Array, point: Array, confidence: float) -> Array:
     if draws.shape[0] == 0:
         return np.stack([point, point])
     tail = (1 - confidence) / 2 * 100
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():
+        # draws where a fix could not be estimated are NaN and left out
+        warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanpercentile(draws, [tail, 100 - tail], axis=0)
 
 

@@ -10,11 +10,12 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Any
 
 import pandas as pd
 from hypothesis import strategies as st
 
-__all__ = ["BAD_TIMESTAMPS", "event_frames", "good_timestamps"]
+__all__ = ["BAD_TIMESTAMPS", "event_frames", "good_timestamps", "journeys", "services"]
 
 # Values the readers must set aside as unparseable, never crash on.
 BAD_TIMESTAMPS = ("not a date", "2020-13-45", "31/31/2020 99:99", "yesterday")
@@ -95,3 +96,86 @@ def event_frames(
     frame = pd.DataFrame(rows, columns=["case_id", "activity", "timestamp"], dtype=object)
     frame.attrs["expected"] = expected
     return frame
+
+
+# -- service models and journeys that fit them -------------------------------------
+
+_moment_ids = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True)
+
+
+@st.composite
+def services(draw: st.DrawFn, *, max_moments: int = 5, segments: bool | None = None) -> Any:
+    """A valid :class:`~keymoments.model.Service`: moments with ok and (often)
+    broken activities, a binary outcome ``won`` (provider), a numeric outcome
+    ``score`` (user), and maybe the segment column ``group``.
+    """
+    from keymoments.model import Service
+
+    ids = draw(st.lists(_moment_ids, min_size=1, max_size=max_moments, unique=True))
+    moments = []
+    for mid in ids:
+        n_ok = draw(st.integers(1, 2))
+        n_broken = draw(st.integers(0, 2))
+        moments.append(
+            {
+                "id": mid,
+                "stage": draw(st.sampled_from(["", "Start", "Middle", "End"])),
+                "reached": [f"{mid}_ok{k}" for k in range(n_ok)],
+                "broken": [f"{mid}_bad{k}" for k in range(n_broken)],
+                "perspectives": draw(
+                    st.sampled_from([["user", "provider"], ["user"], ["provider"]])
+                ),
+            }
+        )
+    use_segments = draw(st.booleans()) if segments is None else segments
+    return Service.model_validate(
+        {
+            "version": 1,
+            "name": "generated",
+            "moments": moments,
+            "outcomes": [
+                {"id": "won", "perspective": "provider", "reached": ["won"], "value": 10},
+                {"id": "score", "perspective": "user", "column": "score"},
+            ],
+            "segments": ["group"] if use_segments else [],
+            "analysis": {"bootstrap": 5, "seed": 1},
+        }
+    )
+
+
+@st.composite
+def journeys(
+    draw: st.DrawFn, service: Any, *, max_cases: int = 30, missing_scores: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Events and cases for ``service`` (from :func:`services`): each case walks
+    some moments in random order with repeats, may hit broken activities, admin
+    events that mark nothing, and the ``won`` activity at most once.
+    """
+    n_cases = draw(st.integers(1, max_cases))
+    start = _dt.datetime(2024, 1, 1)
+    events: list[tuple[str, str, str]] = []
+    cases: list[tuple[str, str, float | None]] = []
+    for c in range(n_cases):
+        case = f"c{c}"
+        t = start + _dt.timedelta(days=c)
+        steps = draw(st.lists(st.sampled_from(service.moments), max_size=6))
+        for m in steps:
+            activity = draw(st.sampled_from([*m.reached, *m.broken]))
+            events.append((case, activity, t.isoformat()))
+            t += _dt.timedelta(hours=draw(st.integers(0, 30)))
+            if draw(st.integers(0, 4)) == 0:
+                events.append((case, "admin_note", t.isoformat()))
+        won = draw(st.booleans())
+        if won:
+            events.append((case, "won", t.isoformat()))
+        if not (steps or won) or draw(st.integers(0, 5)) == 0:
+            # every case has at least one event, if only an admin one
+            events.append((case, "admin_note", t.isoformat()))
+        score = draw(st.floats(0, 10, allow_nan=False))
+        if missing_scores and draw(st.integers(0, 6)) == 0:
+            score = None
+        cases.append((case, draw(st.sampled_from(["a", "b", "c"])), score))
+    return (
+        pd.DataFrame(events, columns=["case_id", "activity", "timestamp"]),
+        pd.DataFrame(cases, columns=["case_id", "group", "score"]),
+    )

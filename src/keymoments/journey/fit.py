@@ -173,6 +173,7 @@ class Evaluation:
     recoverable: Array
     marginal: Array
     ok_unseen: NDArray[np.bool_]  # breakable moment whose ok state was never observed
+    trapped: NDArray[np.bool_]  # breakable moment whose fix leaves journeys no way out
 
 
 def _segment_chains(data: JourneyData, w: Array) -> tuple[Array, Array]:
@@ -329,6 +330,7 @@ def evaluate(
     for i in breakable:
         variants.append(_fix(probs, space, i, _MARGINAL_STEP))
     stacked = np.stack(variants)  # (K, G, F, T)
+    stacked, stuck = _release_traps(stacked, n_states)
     outcome_states = [space.outcome(j) for j in range(len(space.binary_outcomes))]
     visits, diag = _visits_and_returns(stacked, n_states, outcome_states)  # (K, G, S)
 
@@ -347,6 +349,8 @@ def evaluate(
             rewards, intercepts = _rewards(data, w, ys, yn)
             per_seg = (visits * rewards[None]).sum(axis=-1) + intercepts[None]
             values[:, k] = per_seg @ seg_w
+    # a fix whose journeys could never end has no value to report
+    values[(stuck & (seg_w > 0)[None, :]).any(axis=1)] = np.nan
 
     observed = values[0]
     nb = len(breakable)
@@ -376,7 +380,40 @@ def evaluate(
         recoverable=recoverable,
         marginal=marginal,
         ok_unseen=~np.asarray(ok_seen, dtype=bool),
+        trapped=np.asarray(stuck[1 : 1 + nb].any(axis=1), dtype=bool),
     )
+
+
+def _release_traps(P: Array, n_states: int) -> tuple[Array, NDArray[np.bool_]]:
+    """Find chains (..., F, T) where journeys from start can be caught in a loop for good.
+
+    A fitted chain never traps (every observed journey ended), but a fixed one
+    can: if the only way on from ``m:ok`` ever observed went through ``m:broken``,
+    sending that flow back to ``m:ok`` closes the loop. Such chains are flagged
+    (the second return, shape (...)) and their trapped states sent to ``exit``
+    so the linear algebra stays solvable for the rest.
+    """
+    Q = P[..., 1:, :n_states] > 0
+    can_end = P[..., 1:, n_states:].sum(axis=-1) > 0
+    for _ in range(n_states):
+        more = can_end | (Q & can_end[..., None, :]).any(axis=-1)
+        if (more == can_end).all():
+            break
+        can_end = more
+    reach = P[..., 0, :n_states] > 0
+    for _ in range(n_states):
+        more = reach | (reach[..., :, None] & Q).any(axis=-2)
+        if (more == reach).all():
+            break
+        reach = more
+    trapped = ~can_end
+    if not trapped.any():
+        return P, np.zeros(P.shape[:-2], dtype=bool)
+    out = P.copy()
+    rows = out[..., 1:, :]
+    rows[trapped] = 0.0
+    rows[..., n_states + 1][trapped] = 1.0
+    return out, (trapped & reach).any(axis=-1)
 
 
 def _fix(probs: Array, space: StateSpace, moment: int, share: float) -> Array:
