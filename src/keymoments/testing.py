@@ -171,7 +171,7 @@ def journeys(
         if not (steps or won) or draw(st.integers(0, 5)) == 0:
             # every case has at least one event, if only an admin one
             events.append((case, "admin_note", t.isoformat()))
-        score = draw(st.floats(0, 10, allow_nan=False))
+        score: float | None = draw(st.floats(0, 10, allow_nan=False))
         if missing_scores and draw(st.integers(0, 6)) == 0:
             score = None
         cases.append((case, draw(st.sampled_from(["a", "b", "c"])), score))
