@@ -203,3 +203,36 @@ def test_an_outcome_marked_by_a_moments_own_activity() -> None:
     # refused offers end in a sale half the time, accepted ones always: fixing recovers
     # the other half of the refused quarter
     assert result.moment("offer").impact["sold"]["recoverable"] == pytest.approx(0.125)
+
+
+def test_filters_keep_only_the_events_named() -> None:
+    service = Service.model_validate(
+        {
+            **SERVICE.model_dump(exclude={"source"}),
+            "segments": [],
+            "outcomes": [{"id": "won", "perspective": "provider", "reached": ["won"]}],
+            "filters": {"lifecycle": ["complete"]},
+        }
+    )
+    rows = []
+    for i in range(60):
+        rows += [
+            (str(i), "a_ok", "2024-01-01T08:00", "start"),
+            (str(i), "a_ok", "2024-01-01T09:00", "COMPLETE"),
+            (str(i), "b_bad" if i % 3 else "b_ok", "2024-01-02T09:00", "complete"),
+            (str(i), "b_ok", "2024-01-03T09:00", "schedule"),  # only scheduled, never done
+        ]
+        if i % 3 == 0:
+            rows.append((str(i), "won", "2024-01-04", "complete"))
+    events = pd.DataFrame(rows, columns=["case_id", "activity", "timestamp", "lifecycle"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", keymoments.KeymomentsWarning)
+        result = keymoments.analyse(service, events=events, bootstrap=10)
+    assert result.n_events_filtered == 120
+    assert result.to_dict()["data"]["n_events_filtered_out"] == 120
+    assert result.moment("b").break_rate == pytest.approx(40 / 60)
+    wrong = Service.model_validate(
+        {**service.model_dump(exclude={"source"}), "filters": {"stage": ["x"]}}
+    )
+    with pytest.raises(DataError, match="no column 'stage' to filter on"):
+        keymoments.analyse(wrong, events=events)

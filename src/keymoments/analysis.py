@@ -156,9 +156,10 @@ def analyse(
                 case_table.report.file = "<cases DataFrame>"
         notify("read", 2, 2)
         _check_columns(service, log, case_table)
+        events_table, n_filtered = _apply_filters(service, log, eng)
         notify("summarise", 0, 1)
         summary = summarise_journeys(
-            log.table, service, eng, cases=case_table.table if case_table else None
+            events_table, service, eng, cases=case_table.table if case_table else None
         )
         notify("summarise", 1, 1)
         _warn_about_data(service, summary, log)
@@ -196,6 +197,7 @@ def analyse(
                 )
         reports: list[ReadReport] = [log.report, *([case_table.report] if case_table else [])]
         result = _assemble(service, summary, data, impacts, reports, eng)
+        result.n_events_filtered = n_filtered
         result.warnings = [str(w.message) for w in caught]
         kept = [(w.message, w.category) for w in caught]
         result._set_aside = [r for r in reports if r.set_aside_rows is not None and r.n_set_aside]
@@ -222,6 +224,24 @@ def _check_columns(service: Service, log: EventLog, cases: CaseTable | None) -> 
                 f"columns are: {', '.join(names)}"
                 + ("" if cases else "; give a cases table with --cases")
             )
+
+
+def _apply_filters(service: Service, log: EventLog, engine: Engine) -> tuple[Any, int]:
+    """The events the model's ``filters`` keep, and how many they left out."""
+    table = log.table
+    if not service.filters:
+        return table, 0
+    for column, values in service.filters.items():
+        if column not in table.columns:
+            names = sorted(c for c in table.columns if c != "row")
+            raise DataError(
+                f"{log.report.file}: no column {column!r} to filter on (named under 'filters' "
+                f"in the model); columns are: {', '.join(names)}"
+            )
+        wanted = [v.strip().lower() for v in values]
+        table = table.filter(table[column].cast("string").strip().lower().isin(wanted))
+    kept = int(engine.to_pandas(table.count()))
+    return table, log.report.used - kept
 
 
 def _column_users(service: Service, col: str) -> str:

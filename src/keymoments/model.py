@@ -251,6 +251,9 @@ class Service(_Strict):
     moments: list[Moment] = Field(min_length=1)
     outcomes: list[Outcome] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)
+    # keep only events whose column holds one of the values (case ignored), e.g.
+    # {"lifecycle:transition": [complete]} for logs that record starts and ends
+    filters: dict[str, list[str]] = Field(default_factory=dict)
     barriers: list[Barrier] = Field(default_factory=list)
     interventions: list[Intervention] = Field(default_factory=list)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
@@ -333,6 +336,11 @@ class Service(_Strict):
                             "intervention cannot lower its break rate; add 'broken' to the moment",
                         )
                     )
+        for column, values in self.filters.items():
+            if not values:
+                problems.append(
+                    (("filters", column), f"filter {column!r} lists no value; give at least one")
+                )
         for i, name in enumerate(self.segment_columns):
             if not name:
                 problems.append((("segments", i), "a segment column name cannot be empty"))

@@ -117,6 +117,7 @@ class AnalysisResult:
     confidence: float
     space: StateSpace
     cases_without_events: int = 0
+    n_events_filtered: int = 0
     warnings: list[str] = field(default_factory=list)
     _set_aside: list[ReadReport] = field(default_factory=list, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
@@ -171,6 +172,7 @@ class AnalysisResult:
                 str(a): int(n) for a, n in zip(unmapped["activity"], unmapped["n"], strict=True)
             },
             "cases_without_events": self.cases_without_events,
+            "n_events_filtered_out": self.n_events_filtered,
         }
 
     def to_dict(self) -> dict[str, Any]:

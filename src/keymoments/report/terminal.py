@@ -181,7 +181,13 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     headline = Text.assemble(
         (f"{result.service.name}\n", "bold"),
         f"{result.n_cases:,} cases, {result.n_events:,} events "
-        f"({result.n_events - result.n_events_mapped:,} mark no moment)\n",
+        f"({result.n_events - result.n_events_mapped:,} mark no moment"
+        + (
+            f"; {result.n_events_filtered:,} more left out by the model's filters"
+            if result.n_events_filtered
+            else ""
+        )
+        + ")\n",
         ("Key for the user: ", "bold"),
         f"{keys_u}\n",
         ("Key for the provider: ", "bold"),
