@@ -60,7 +60,7 @@ class JourneyData:
     n_y: dict[str, Array]
     sum_y: dict[str, Array]
     sum_y2: dict[str, Array]
-    codes: list[list[int]]
+    sigs: list[str]
 
     @property
     def n_from(self) -> int:
@@ -72,61 +72,65 @@ class JourneyData:
         """transient + done + exit."""
         return self.space.n_transient + 2
 
+    @property
+    def codes(self) -> list[list[int]]:
+        """Each signature row as its list of state codes."""
+        return [parse_signature(sig) for sig in self.sigs]
+
     @classmethod
     def from_summary(cls, summary: JourneySummary) -> JourneyData:
-        """Build the matrices from a journey summary."""
+        """Build the matrices from a journey summary (vectorised: logs can have
+        hundreds of thousands of distinct journeys)."""
         space = summary.space
-        sigs = summary.signatures
-        segments = sorted(sigs["segment"].astype(str).unique().tolist())
+        frame = summary.signatures
+        segments = sorted(frame["segment"].astype(str).unique().tolist())
         seg_index = {s: i for i, s in enumerate(segments)}
-        seg_of_row = sigs["segment"].astype(str).map(seg_index).to_numpy(dtype=np.int64)
+        seg_of_row = frame["segment"].astype(str).map(seg_index).to_numpy(dtype=np.int64)
+        sigs = frame["sig"].astype(str).tolist()
         n_states = space.n_transient
         n_from, n_to = 1 + n_states, n_states + 2
-        block = n_from * n_to
         n_moments = len(space.moments)
-        has_binary = bool(space.binary_outcomes)
-
-        t_rows: list[int] = []
-        t_cols: list[int] = []
-        v_rows: list[int] = []
-        v_cols: list[int] = []
-        r_rows: list[int] = []
-        r_cols: list[int] = []
-        b_rows: list[int] = []
-        b_cols: list[int] = []
-        codes_all: list[list[int]] = []
-        for r, (sig, g) in enumerate(zip(sigs["sig"].astype(str), seg_of_row, strict=True)):
-            codes = parse_signature(sig)
-            codes_all.append(codes)
-            base = int(g) * block
-            prev = 0  # start (from-axis index 0)
-            for c in codes:
-                t_rows.append(r)
-                t_cols.append(base + prev * n_to + c)
-                prev = c + 1
-                v_rows.append(r)
-                v_cols.append(c)
-            if has_binary:
-                done = any(c >= 2 * n_moments for c in codes)
-            else:
-                done = bool(codes) and not space.is_broken(codes[-1])
-            t_rows.append(r)
-            t_cols.append(base + prev * n_to + (n_states if done else n_states + 1))
-            moments_seen = {c // 2 for c in codes if c < 2 * n_moments}
-            broken_seen = {c // 2 for c in codes if c < 2 * n_moments and c % 2 == 1}
-            r_rows += [r] * len(moments_seen)
-            r_cols += sorted(moments_seen)
-            b_rows += [r] * len(broken_seen)
-            b_cols += sorted(broken_seen)
-
         n_rows = len(sigs)
 
-        def matrix(rows: list[int], cols: list[int], width: int) -> sp.csr_matrix:
-            data = np.ones(len(rows))
-            return sp.csr_matrix((data, (rows, cols)), shape=(n_rows, width))
+        # all codes of all journeys in one array, with the row each belongs to
+        lengths = np.array([sig.count(".") + 1 if sig else 0 for sig in sigs], dtype=np.int64)
+        joined = ".".join(sig for sig in sigs if sig)
+        codes = np.array(joined.split("."), dtype=np.int64) if joined else np.zeros(0, np.int64)
+        row_of = np.repeat(np.arange(n_rows), lengths)
+        first = np.zeros(len(codes), dtype=bool)
+        starts = np.cumsum(lengths) - lengths
+        first[starts[lengths > 0]] = True
+        prev = np.empty(len(codes), dtype=np.int64)
+        prev[1:] = codes[:-1] + 1  # from-axis index of the previous state
+        prev[first] = 0  # start
+        block = n_from * n_to
+        base = seg_of_row * block
+        t_cols = base[row_of] + prev * n_to + codes
 
-        reached = matrix(r_rows, r_cols, n_moments)
-        broke = matrix(b_rows, b_cols, n_moments)
+        # the end of each journey: from its last state (or start) to done or exit
+        last_code = np.full(n_rows, -1, dtype=np.int64)
+        has = lengths > 0
+        last_code[has] = codes[starts[has] + lengths[has] - 1]
+        if space.binary_outcomes:
+            marker = np.bincount(row_of, weights=codes >= 2 * n_moments, minlength=n_rows) > 0
+            done = marker
+        else:
+            done = has & ~((last_code < 2 * n_moments) & (last_code % 2 == 1))
+        end_cols = base + (last_code + 1) * n_to + np.where(done, n_states, n_states + 1)
+
+        def matrix(rows: NDArray[np.int64], cols: NDArray[np.int64], width: int) -> sp.csr_matrix:
+            return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_rows, width))
+
+        transitions = matrix(
+            np.concatenate([row_of, np.arange(n_rows)]),
+            np.concatenate([t_cols, end_cols]),
+            len(segments) * block,
+        )
+        is_moment = codes < 2 * n_moments
+        reached = matrix(row_of[is_moment], codes[is_moment] // 2, n_moments)
+        is_broken = is_moment & (codes % 2 == 1)
+        broke = matrix(row_of[is_broken], codes[is_broken] // 2, n_moments)
+        # a moment reached (or broken) twice still counts once per case
         reached.data[:] = 1.0
         broke.data[:] = 1.0
         numeric = list(summary.numeric_outcomes)
@@ -134,16 +138,16 @@ class JourneyData:
             space=space,
             segments=segments,
             seg_of_row=seg_of_row,
-            n=sigs["n"].to_numpy(dtype=float),
-            transitions=matrix(t_rows, t_cols, len(segments) * block),
-            visits=matrix(v_rows, v_cols, n_states),
+            n=frame["n"].to_numpy(dtype=float),
+            transitions=transitions,
+            visits=matrix(row_of, codes, n_states),
             reached=reached,
             broke=broke,
             numeric=numeric,
-            n_y={o: sigs[f"n_y:{o}"].to_numpy(dtype=float) for o in numeric},
-            sum_y={o: sigs[f"sum_y:{o}"].to_numpy(dtype=float) for o in numeric},
-            sum_y2={o: sigs[f"sum_y2:{o}"].to_numpy(dtype=float) for o in numeric},
-            codes=codes_all,
+            n_y={o: frame[f"n_y:{o}"].to_numpy(dtype=float) for o in numeric},
+            sum_y={o: frame[f"sum_y:{o}"].to_numpy(dtype=float) for o in numeric},
+            sum_y2={o: frame[f"sum_y2:{o}"].to_numpy(dtype=float) for o in numeric},
+            sigs=sigs,
         )
 
     def variants(self, top: int = 10) -> pd.DataFrame:
