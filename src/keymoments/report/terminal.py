@@ -45,6 +45,15 @@ def _num(value: float) -> str:
 
 def _read_table(result: AnalysisResult) -> Table:
     table = Table(box=box.SIMPLE, title="What was read", title_justify="left")
+    unmapped = result.unmapped.head(6)
+    if len(unmapped):
+        pairs = zip(unmapped["activity"], unmapped["n"], strict=True)
+        listed = ", ".join(f"{a} ({n:,})" for a, n in pairs)
+        more = len(result.unmapped) - len(unmapped)
+        table.caption = f"Activities in no moment: {listed}" + (
+            f" and {more} more" if more > 0 else ""
+        )
+        table.caption_justify = "left"
     for col in ("file", "kind", "rows", "used", "set aside"):
         table.add_column(col, justify="right" if col in ("rows", "used", "set aside") else "left")
     for r in result.reports:
