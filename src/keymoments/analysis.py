@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import difflib
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -34,10 +35,10 @@ from keymoments.alignment import quadrant
 from keymoments.data.engine import Engine, connect
 from keymoments.data.readers import CaseTable, EventLog, ReadReport, read_cases, read_events
 from keymoments.errors import DataError, DataWarning, ModelError, StatisticsWarning
-from keymoments.gearing import estimate_impacts
+from keymoments.gearing import Impacts, estimate_impacts
 from keymoments.journey.after_break import after_break
 from keymoments.journey.fit import JourneyData
-from keymoments.journey.summaries import summarise_journeys
+from keymoments.journey.summaries import MAX_SEGMENT_VALUES, band_labels, summarise_journeys
 from keymoments.model import Service, load_service
 from keymoments.result import AnalysisResult, MomentResult
 
@@ -171,30 +172,7 @@ def analyse(
             seed=seed,
             progress=lambda done, total: notify("bootstrap", done, total),
         )
-        if not impacts.breakable:
-            warnings.warn(
-                f"service {service.name!r}: no moment lists 'broken' activities, so no moment "
-                "can be fixed and none can be key; add 'broken:' to the moments that can fail",
-                StatisticsWarning,
-                stacklevel=2,
-            )
-        for q, i in enumerate(impacts.breakable):
-            if impacts.point.ok_unseen[q] and impacts.point.reach[i] > 0:
-                warnings.warn(
-                    f"moment {service.moments[i].id!r}: no case ever passed it without "
-                    "breaking it, so what fixing it would bring cannot be estimated; its "
-                    "recoverable is left empty",
-                    StatisticsWarning,
-                    stacklevel=2,
-                )
-            elif impacts.point.trapped[q]:
-                warnings.warn(
-                    f"moment {service.moments[i].id!r}: the journeys seen after passing it "
-                    "all came back to break it, so a fixed chain would never end; its "
-                    "recoverable is left empty (more cases would tell)",
-                    StatisticsWarning,
-                    stacklevel=2,
-                )
+        _warn_about_estimates(service, impacts)
         reports: list[ReadReport] = [log.report, *([case_table.report] if case_table else [])]
         result = _assemble(service, summary, data, impacts, reports, eng)
         result.n_events_filtered = n_filtered
@@ -208,14 +186,40 @@ def analyse(
     return result
 
 
+def _warn_about_estimates(service: Service, impacts: Impacts) -> None:
+    """Say which moments have no recoverable, and why."""
+    if not impacts.breakable:
+        warnings.warn(
+            f"service {service.name!r}: no moment lists 'broken' activities, so no moment "
+            "can be fixed and none can be key; add 'broken:' to the moments that can fail",
+            StatisticsWarning,
+            stacklevel=3,
+        )
+    for q, i in enumerate(impacts.breakable):
+        if impacts.point.ok_unseen[q] and impacts.point.reach[i] > 0:
+            warnings.warn(
+                f"moment {service.moments[i].id!r}: no case ever passed it without "
+                "breaking it, so what fixing it would bring cannot be estimated; its "
+                "recoverable is left empty",
+                StatisticsWarning,
+                stacklevel=3,
+            )
+        elif impacts.point.trapped[q]:
+            warnings.warn(
+                f"moment {service.moments[i].id!r}: the journeys seen after passing it "
+                "all came back to break it, so a fixed chain would never end; its "
+                "recoverable is left empty (more cases would tell)",
+                StatisticsWarning,
+                stacklevel=3,
+            )
+
+
 def _check_columns(service: Service, log: EventLog, cases: CaseTable | None) -> None:
     available = set(log.table.columns) | (set(cases.table.columns) if cases else set())
     for col in service.case_columns:
         if col not in available:
             where = cases.report.file if cases else log.report.file
             names = sorted(cases.table.columns if cases else log.table.columns)
-            import difflib
-
             close = difflib.get_close_matches(col, names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             users = _column_users(service, col)
@@ -287,8 +291,6 @@ def _warn_about_data(service: Service, summary: Any, log: EventLog) -> None:
                 DataWarning,
                 stacklevel=3,
             )
-    from keymoments.journey.summaries import MAX_SEGMENT_VALUES, band_labels
-
     for column, cuts in summary.segment_bins.items():
         warnings.warn(
             f"segment {column!r} is a number with more than {MAX_SEGMENT_VALUES} values; "
