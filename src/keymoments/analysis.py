@@ -163,8 +163,9 @@ def analyse(
             events_table, service, eng, cases=case_table.table if case_table else None
         )
         notify("summarise", 1, 1)
-        _warn_about_data(service, summary, log)
+        _require_mapped_events(summary, log)
         data = JourneyData.from_summary(summary)
+        _warn_about_data(service, summary, data)
         impacts = estimate_impacts(
             data,
             service,
@@ -256,8 +257,7 @@ def _column_users(service: Service, col: str) -> str:
     return ", ".join(users)
 
 
-def _warn_about_data(service: Service, summary: Any, log: EventLog) -> None:
-    seen = set()
+def _require_mapped_events(summary: Any, log: EventLog) -> None:
     if summary.n_events_mapped == 0:
         unmapped = ", ".join(summary.unmapped["activity"].astype(str).head(8))
         raise DataError(
@@ -265,12 +265,14 @@ def _warn_about_data(service: Service, summary: Any, log: EventLog) -> None:
             f"the model; the log's activities include: {unmapped}. Check 'reached'/'broken' "
             "of the moments (activity names must match exactly)"
         )
+
+
+def _warn_about_data(service: Service, summary: Any, data: JourneyData) -> None:
     sigs = summary.signatures
-    for code in {int(c) for s in sigs["sig"] for c in str(s).split(".") if c}:
-        seen.add(code)
     space = summary.space
+    seen = np.asarray(data.visits.sum(axis=0)).ravel() > 0
     for i, m in enumerate(service.moments):
-        if space.ok(i) not in seen and space.broken(i) not in seen:
+        if not (seen[space.ok(i)] or seen[space.broken(i)]):
             warnings.warn(
                 f"moment {m.id!r}: none of its activities ({', '.join(m.activities)}) "
                 "appears in the events; nobody reaches it",
@@ -278,7 +280,7 @@ def _warn_about_data(service: Service, summary: Any, log: EventLog) -> None:
                 stacklevel=3,
             )
     for j, o in enumerate(space.binary_outcomes):
-        if space.outcome(j) not in seen:
+        if not seen[space.outcome(j)]:
             warnings.warn(
                 f"outcome {o!r}: its activities never appear in the events; its mean is 0",
                 DataWarning,

@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -370,11 +369,8 @@ def read_events(path: str | Path, *, columns: ColumnMap, engine: Engine) -> Even
     p = Path(path)
     name = _file_name(p)
     sniffed = sniff(p)
-    tmp = Path(tempfile.mkdtemp(prefix="keymoments-"))
-    try:
-        return _read_events(p, name, sniffed, columns, engine, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="keymoments-") as tmp:
+        return _read_events(p, name, sniffed, columns, engine, Path(tmp))
 
 
 def _read_events(
@@ -527,11 +523,8 @@ def read_cases(path: str | Path, *, case_id: str, engine: Engine) -> CaseTable:
             f"{name}: an XES event log is not a cases table; {_EXPECTED['cases']} "
             "(CSV, Parquet, JSON Lines or XLSX)"
         )
-    tmp = Path(tempfile.mkdtemp(prefix="keymoments-"))
-    try:
-        return _read_cases(p, name, sniffed, case_id, engine, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="keymoments-") as tmp:
+        return _read_cases(p, name, sniffed, case_id, engine, Path(tmp))
 
 
 def _read_cases(
