@@ -50,9 +50,13 @@ def journeys() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _analyse(**kwargs) -> tuple[keymoments.AnalysisResult, str]:
     """Run the analysis, keeping keymoments' warnings (the result holds them too)."""
+    return _analyse_service(SERVICE, **kwargs)
+
+
+def _analyse_service(service: Service, **kwargs) -> tuple[keymoments.AnalysisResult, str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", keymoments.KeymomentsWarning)
-        result = keymoments.analyse(SERVICE, **kwargs)
+        result = keymoments.analyse(service, **kwargs)
     ours = [w for w in caught if issubclass(w.category, keymoments.KeymomentsWarning)]
     assert [str(w.message) for w in ours] == result.warnings
     return result, " ".join(result.warnings)
@@ -236,3 +240,18 @@ def test_filters_keep_only_the_events_named() -> None:
     )
     with pytest.raises(DataError, match="no column 'stage' to filter on"):
         keymoments.analyse(wrong, events=events)
+
+
+def test_cases_keep_their_own_case_id_name(journeys) -> None:
+    # the events' columns are renamed in the model; the survey still says case_id
+    events, cases = journeys
+    renamed = events.rename(columns={"case_id": "Case", "activity": "Step", "timestamp": "At"})
+    service = Service.model_validate(
+        {
+            **SERVICE.model_dump(exclude={"source"}),
+            "columns": {"case_id": "Case", "activity": "Step", "timestamp": "At"},
+        }
+    )
+    result, _ = _analyse_service(service, events=renamed, cases=cases, bootstrap=0)
+    assert result.n_cases == events["case_id"].nunique()
+    assert result.outcome_means[1] == pytest.approx(cases["score"].mean())

@@ -71,6 +71,27 @@ def _named(given: DataInput, path: Path, label: str) -> Iterator[None]:
         raise DataError(str(exc).replace(path.name, label)) from None
 
 
+def _read_cases(service: Service, path: Path, engine: Engine) -> CaseTable:
+    """The cases table, its id column named as in the model.
+
+    Without ``columns.cases_case_id`` the events' case column name is tried
+    first, then ``case_id`` and its usual spellings: exports often rename the
+    events' columns and leave the survey's alone.
+    """
+    explicit = service.columns.cases_case_id
+    if explicit:
+        return read_cases(path, case_id=explicit, engine=engine)
+    try:
+        return read_cases(path, case_id=service.columns.case_id, engine=engine)
+    except DataError as first:
+        if service.columns.case_id == "case_id":
+            raise
+        try:
+            return read_cases(path, case_id="case_id", engine=engine)
+        except DataError:
+            raise first from None
+
+
 def _resolve(service: Service, given: DataInput, which: str) -> DataInput:
     if given is not None:
         return given
@@ -148,11 +169,7 @@ def analyse(
                 else Path(cases_in)
             )
             with _named(cases_in, cases_path, "<cases DataFrame>"):
-                case_table = read_cases(
-                    cases_path,
-                    case_id=service.columns.cases_case_id or service.columns.case_id,
-                    engine=eng,
-                )
+                case_table = _read_cases(service, cases_path, eng)
             if isinstance(cases_in, pd.DataFrame):
                 case_table.report.file = "<cases DataFrame>"
         notify("read", 2, 2)
