@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import keymoments
 from keymoments import examples
 from keymoments.cli import app
 
@@ -211,3 +212,9 @@ def test_help_lists_the_commands() -> None:
     res = runner.invoke(app, ["--help"])
     assert res.exit_code == 0
     assert "demo" in res.output and "analyse" in res.output
+
+
+def test_version() -> None:
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0
+    assert res.output.strip() == f"keymoments {keymoments.__version__}"

@@ -22,6 +22,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from keymoments import __version__
+
+        typer.echo(f"keymoments {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Find the key moments of a service: where breaking a touchpoint sinks the service."""
+
+
 app.command("demo")(_demo.demo)
 app.command("analyse")(_analyse.analyse)
 
