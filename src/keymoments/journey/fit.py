@@ -336,7 +336,11 @@ def evaluate(
     stacked = np.stack(variants)  # (K, G, F, T)
     stacked, stuck = _release_traps(stacked, n_states)
     outcome_states = [space.outcome(j) for j in range(len(space.binary_outcomes))]
-    visits, diag = _visits_and_returns(stacked, n_states, outcome_states)  # (K, G, S)
+    broken_states = [space.broken(i) for i in breakable]
+    # one solve gives the returns to outcome markers (their reach) and to broken
+    # states (the per-case break rate the marginal needs)
+    visits, diag = _visits_and_returns(stacked, n_states, outcome_states + broken_states)
+    n_out = len(outcome_states)
 
     outcomes = service.outcomes
     values = np.zeros((stacked.shape[0], len(outcomes)))  # per variant, combined over segments
@@ -362,20 +366,13 @@ def evaluate(
     # break rate per case under the chain, for the marginal: P(ever visit m:broken)
     nudged = values[1 + nb :] - observed[None, :]
     marginal = np.zeros_like(recoverable)
-    if nb:
-        b_states = [space.broken(i) for i in breakable]
-        _, b_diag0 = _visits_and_returns(stacked[:1], n_states, b_states)
-        _, b_diag1 = _visits_and_returns(stacked[1 + nb :], n_states, b_states)
-        v0 = visits[0]
-        for q, i in enumerate(breakable):
-            s = space.broken(i)
-            rate0 = (v0[:, s] / np.where(b_diag0[0, :, q] > 0, b_diag0[0, :, q], 1)) @ seg_w
-            v1 = visits[1 + nb + q]
-            rate1 = (v1[:, s] / np.where(b_diag1[q, :, q] > 0, b_diag1[q, :, q], 1)) @ seg_w
-            drop = rate0 - rate1
-            if drop > 0:
-                # gain per percentage point fewer breaks
-                marginal[q] = nudged[q] / drop * 0.01
+    for q, s in enumerate(broken_states):
+        returns = diag[..., n_out + q]
+        once = visits[..., s] / np.where(returns > 0, returns, 1)  # P(ever broken), (K, G)
+        drop = (once[0] - once[1 + nb + q]) @ seg_w
+        if drop > 0:
+            # gain per percentage point fewer breaks
+            marginal[q] = nudged[q] / drop * 0.01
     ok_seen = (data.visits.T @ w)[[space.ok(i) for i in breakable]] > 0
     return Evaluation(
         reach=np.asarray(reach, dtype=float),
