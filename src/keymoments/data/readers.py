@@ -285,6 +285,40 @@ def _shift_rows(table: ibis.Table, rejected: list[int], engine: Engine) -> ibis.
     return engine.materialise(shifted.order_by(_ROW), prefix="events")
 
 
+def _not_a_record(source: _Source, raw: ibis.Table, available: list[str]) -> ir.BooleanValue:
+    """True for a JSON line that parsed to nothing (the reader's mark of a bad line)."""
+    if source.json_columns:
+        return ibis.and_(*(raw[c].isnull() for c in available))
+    return ibis.literal(False)
+
+
+def _tally(
+    engine: Engine, table: ibis.Table, source: _Source, name: str
+) -> tuple[ibis.Table, int, dict[str, int], pa.Table | None]:
+    """Rows read and set aside by reason, the CSV reader's rejected lines included.
+
+    Returns the table with file row numbers corrected for those lines, the total,
+    the reasons and the rejected lines themselves.
+    """
+    total, reasons = _counts(engine, table)
+    malformed = _malformed(engine, source, name)
+    if malformed is not None:
+        table = _shift_rows(table, malformed["row"].to_pylist(), engine)
+        reasons["malformed line"] = reasons.get("malformed line", 0) + malformed.num_rows
+        total += malformed.num_rows
+    return table, total, reasons, malformed
+
+
+def _usable(name: str, kind: str, sniffed: Sniffed, total: int, reasons: dict[str, int]) -> int:
+    """Rows left to use; an empty file or one with nothing usable is an error."""
+    if total == 0:
+        raise _empty_error(name, kind, sniffed)
+    used = total - sum(reasons.values())
+    if used == 0:
+        raise _nothing_usable(name, kind, total, reasons)
+    return used
+
+
 def _counts(engine: Engine, table: ibis.Table) -> tuple[int, dict[str, int]]:
     per = engine.to_pandas(table.group_by(_REASON).aggregate(n=table.count()))
     total = int(per["n"].sum()) if len(per) else 0
@@ -402,10 +436,7 @@ def _read_events(
             row = (raw.rowid() + 1).cast(dt.int64)
         else:
             row = (ibis.row_number() + 1).cast(dt.int64)
-        if source.json_columns:
-            all_null = ibis.and_(*(raw[c].isnull() for c in available))
-        else:
-            all_null = ibis.literal(False)
+        all_null = _not_a_record(source, raw, available)
         # The cleaned case id and activity replace the source columns (one copy of
         # each in memory); the timestamp keeps its source text beside the parsed
         # value, so a set-aside row shows what could not be parsed.
@@ -428,17 +459,8 @@ def _read_events(
             else_=ibis.null(dt.string),
         )
         table = table.mutate(**{_REASON: reason})
-        total, reasons = _counts(engine, table)
-        malformed = _malformed(engine, source, name)
-        if malformed is not None:
-            table = _shift_rows(table, malformed["row"].to_pylist(), engine)
-            reasons["malformed line"] = reasons.get("malformed line", 0) + malformed.num_rows
-            total += malformed.num_rows
-    if total == 0:
-        raise _empty_error(name, "events", sniffed)
-    used = total - sum(reasons.values())
-    if used == 0:
-        raise _nothing_usable(name, "events", total, reasons)
+        table, total, reasons, malformed = _tally(engine, table, source, name)
+    used = _usable(name, "events", sniffed, total, reasons)
     others = [c for c in available if c not in keys.values()]
     out_names = _unique_names(others, {"case_id", "activity", "timestamp", "row"}, notes)
     good = table.filter(table[_REASON].isnull())
@@ -540,10 +562,7 @@ def _read_cases(
     label = _FORMAT_LABEL[sniffed.format]
     with _engine_errors(name, label):
         case = _as_text(raw[key_col])
-        if source.json_columns:
-            all_null = ibis.and_(*(raw[c].isnull() for c in available))
-        else:
-            all_null = ibis.literal(False)
+        all_null = _not_a_record(source, raw, available)
         numbered = raw.mutate(
             **{
                 _ROW: raw[_ROW] if source.has_row else (ibis.row_number() + 1).cast(dt.int64),
@@ -560,21 +579,12 @@ def _read_cases(
         )
         parsed = numbered.mutate(**{_REASON: reason}).drop("__km_all_null")
         table = engine.materialise(parsed.order_by(_ROW), prefix="cases")
-        total, reasons = _counts(engine, table)
-        malformed = _malformed(engine, source, name)
-        if malformed is not None:
-            table = _shift_rows(table, malformed["row"].to_pylist(), engine)
-            reasons["malformed line"] = reasons.get("malformed line", 0) + malformed.num_rows
-            total += malformed.num_rows
+        table, total, reasons, malformed = _tally(engine, table, source, name)
         others = [c for c in available if c != key_col]
         good = table.filter(table[_REASON].isnull())
         text_cols = [c for c in others if table[c].type().is_string()]
         casts = _numeric_types(engine, good, text_cols) if sniffed.format == "csv" else {}
-    if total == 0:
-        raise _empty_error(name, "cases", sniffed)
-    used = total - sum(reasons.values())
-    if used == 0:
-        raise _nothing_usable(name, "cases", total, reasons)
+    used = _usable(name, "cases", sniffed, total, reasons)
     out_names = _unique_names(others, {"case_id"}, notes)
     cases = good.select(
         case_id=good[_CASE],
