@@ -130,7 +130,7 @@ class AbsorbingChain:
         return out
 
 
-def chain_from_counts(counts: Array, n_transient: int) -> Array:
+def chain_from_counts(counts: Array) -> Array:
     """Row-normalise transition counts into probabilities.
 
     ``counts`` has shape (..., n_from, n_to) where from-states are

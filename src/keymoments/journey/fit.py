@@ -185,8 +185,8 @@ def _segment_chains(data: JourneyData, w: Array) -> tuple[Array, Array]:
     n_seg = len(data.segments)
     counts = (data.transitions.T @ w).reshape(n_seg, data.n_from, data.n_to)
     pooled = counts.sum(axis=0)
-    probs = chain_from_counts(counts, data.space.n_transient)
-    pooled_p = chain_from_counts(pooled, data.space.n_transient)
+    probs = chain_from_counts(counts)
+    pooled_p = chain_from_counts(pooled)
     # A state never left in a segment behaves as in the pooled chain; never left
     # at all (e.g. an ok state nobody reached), it ends the journey.
     empty_pooled = pooled.sum(axis=1) == 0
