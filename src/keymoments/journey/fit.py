@@ -260,7 +260,7 @@ def least_squares_later_credit(xtx: Array, xty: Array, *, tol: float = 1e-9) -> 
     return np.asarray(beta + null @ z)
 
 
-def _rewards(data: JourneyData, w: Array, y_sum: Array, y_n: Array) -> tuple[Array, Array]:
+def _rewards(data: JourneyData, y_sum: Array, y_n: Array) -> tuple[Array, Array]:
     """Per-segment rewards (G, S) and intercepts (G,) of a numeric outcome.
 
     ``y_sum``/``y_n`` are the (possibly resampled) sums and counts of the outcome
@@ -286,24 +286,21 @@ def _rewards(data: JourneyData, w: Array, y_sum: Array, y_n: Array) -> tuple[Arr
         beta = least_squares_later_credit(xtx, xty)
         return beta, mean_y - float(mean_x @ beta)
 
-    pooled = solve(np.ones(len(w), dtype=bool))
+    pooled = solve(np.ones(len(y_n), dtype=bool))
+    if pooled is None:
+        return rewards, intercepts  # no case has a value
     for g in range(n_seg):
         rows = data.seg_of_row == g
-        enough = (y_n * rows).sum() >= _ROWS_PER_REGRESSOR * (1 + n_states)
-        fitted = solve(rows) if enough and n_seg > 1 else None
-        if fitted is None:
-            fitted = pooled
-        if fitted is None:
-            continue
-        rewards[g], intercepts[g] = fitted
-    if n_seg > 1 and pooled is not None:
-        # segments borrowing the pooled rewards keep their own level
-        for g in range(n_seg):
-            rows = data.seg_of_row == g
-            tot = (y_n * rows).sum()
-            if tot > 0 and not (tot >= _ROWS_PER_REGRESSOR * (1 + n_states)):
-                mean_x = np.asarray(data.visits.T @ (y_n * rows)).ravel() / tot
-                intercepts[g] = (y_sum * rows).sum() / tot - mean_x @ pooled[0]
+        tot = (y_n * rows).sum()
+        if n_seg > 1 and tot >= _ROWS_PER_REGRESSOR * (1 + n_states):
+            rewards[g], intercepts[g] = solve(rows) or pooled
+        elif tot > 0:
+            # too few for its own rewards: borrow the pooled ones, keep its own level
+            mean_x = np.asarray(X.T @ (y_n * rows)).ravel() / tot
+            rewards[g] = pooled[0]
+            intercepts[g] = (y_sum * rows).sum() / tot - mean_x @ pooled[0]
+        else:
+            rewards[g], intercepts[g] = pooled
     return rewards, intercepts
 
 
@@ -354,7 +351,7 @@ def evaluate(
         else:
             ys = (y_sums or data.sum_y)[o.id]
             yn = (y_counts or data.n_y)[o.id]
-            rewards, intercepts = _rewards(data, w, ys, yn)
+            rewards, intercepts = _rewards(data, ys, yn)
             per_seg = (visits * rewards[None]).sum(axis=-1) + intercepts[None]
             values[:, k] = per_seg @ seg_w
     # a fix whose journeys could never end has no value to report
