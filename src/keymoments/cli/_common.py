@@ -85,6 +85,8 @@ def write_outputs(
     json_path: Path | None,
     csv_path: Path | None,
     set_aside_path: Path | None,
+    html_path: Path | None = None,
+    pdf_path: Path | None = None,
 ) -> list[tuple[str, Path]]:
     """Write the requested files; returns (what, path) pairs for the summary."""
     written: list[tuple[str, Path]] = []
@@ -95,6 +97,14 @@ def write_outputs(
         written.append(("JSON result", result.to_json(json_path)))
     if csv_path is not None:
         written.append(("summary table (CSV)", result.to_csv(csv_path)))
+    if html_path is not None:
+        from keymoments.report.html import write_html
+
+        written.append(("report (HTML)", write_html(result, html_path)))
+    if pdf_path is not None:
+        from keymoments.report.pdf import write_pdf
+
+        written.append(("report (PDF)", write_pdf(result, pdf_path)))
     if result.n_set_aside:
         target = set_aside_path or _default_set_aside(json_path)
         n = result.write_set_aside(target)

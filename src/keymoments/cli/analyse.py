@@ -25,6 +25,10 @@ def analyse(
     ),
     json_out: Path | None = typer.Option(None, "--json", help="Write the JSON result here."),
     csv_out: Path | None = typer.Option(None, "--csv", help="Write the summary table here."),
+    html_out: Path | None = typer.Option(
+        None, "--html", help="Write the report as one self-contained HTML page here."
+    ),
+    pdf_out: Path | None = typer.Option(None, "--pdf", help="Write the report as a PDF (A4) here."),
     set_aside: Path | None = typer.Option(
         None,
         "--set-aside",
@@ -42,7 +46,12 @@ def analyse(
     """Analyse a service: key moments for the user and the provider, with intervals."""
     with user_errors(debug):
         from keymoments.analysis import analyse as run
+        from keymoments.report.html import check_writable
         from keymoments.report.terminal import render_terminal
+
+        for report_path in (html_out, pdf_out):
+            if report_path is not None:
+                check_writable(report_path)  # before the analysis, not after it
 
         with progress_bar(not quiet) as progress:
             result = run(
@@ -57,6 +66,11 @@ def analyse(
         if not quiet:
             render_terminal(result, console)
         written = write_outputs(
-            result, json_path=json_out, csv_path=csv_out, set_aside_path=set_aside
+            result,
+            json_path=json_out,
+            csv_path=csv_out,
+            set_aside_path=set_aside,
+            html_path=html_out,
+            pdf_path=pdf_out,
         )
         print_written(written)

@@ -57,5 +57,6 @@ def demo(
             json_path=folder / "result.json",
             csv_path=folder / "summary.csv",
             set_aside_path=folder / "set-aside.csv",
+            html_path=folder / "report.html",
         )
         print_written(written)
