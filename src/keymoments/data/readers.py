@@ -46,7 +46,16 @@ from keymoments.data.timestamps import parse_timestamps
 from keymoments.errors import DataError
 from keymoments.model import ColumnMap
 
-__all__ = ["CaseTable", "EventLog", "ReadReport", "read_cases", "read_events", "write_set_aside"]
+__all__ = [
+    "FORMULA_STARTS",
+    "CaseTable",
+    "EventLog",
+    "ReadReport",
+    "neutralise_text",
+    "read_cases",
+    "read_events",
+    "write_set_aside",
+]
 
 # Internal column names in the materialised table; chosen not to meet real headers.
 _ROW = "__km_row"
@@ -612,11 +621,25 @@ def _read_cases(
 # -- writing set-aside rows ----------------------------------------------------------
 
 
+# First characters that make a spreadsheet read a cell as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _neutralise(col: ir.StringValue) -> ir.StringValue:
     """Prefix ``'`` to text a spreadsheet would run as a formula (CSV injection)."""
     first = col.substr(0, 1)
-    risky = first.isin(["=", "+", "-", "@", "\t", "\r"])
+    risky = first.isin(list(FORMULA_STARTS))
     return ibis.ifelse(risky, "'" + col, col)
+
+
+def neutralise_text(value: str) -> str:
+    """The same rule as the set-aside CSV, for one Python string.
+
+    Example:
+        >>> neutralise_text("=HYPERLINK()"), neutralise_text("ok")
+        ("'=HYPERLINK()", 'ok')
+    """
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def write_set_aside(reports: list[ReadReport], path: str | Path, engine: Engine) -> int:

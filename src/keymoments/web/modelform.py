@@ -1,0 +1,207 @@
+"""The service-model form: its fields to YAML and back.
+
+The form is a flat set of named fields (``moment-0-id``, ``outcome-1-value``,
+...). :func:`form_to_yaml` turns them into the YAML of the model file, which
+is then validated by the model loader itself
+(:func:`keymoments.model.parse_service`), so a mistake in the form is
+reported with the same message, line and field the command line would give
+for the downloaded file. :func:`yaml_to_form` fills the form from a model.
+
+Example:
+    >>> text = form_to_yaml({
+    ...     "name": "Clinic", "moment-0-id": "visit", "moment-0-reached": "attended, dna",
+    ...     "moment-0-broken": "dna", "outcome-0-id": "seen",
+    ...     "outcome-0-perspective": "provider", "outcome-0-reached": "seen",
+    ... })
+    >>> from keymoments.model import parse_service
+    >>> parse_service(text).moments[0].broken
+    ['dna']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+__all__ = ["BLANK_ROWS", "ROW_FIELDS", "form_to_yaml", "yaml_to_form"]
+
+# The repeated groups of the form and their fields, in the model file's order.
+ROW_FIELDS: dict[str, tuple[str, ...]] = {
+    "moment": ("id", "name", "stage", "perspectives", "reached", "broken", "rating"),
+    "outcome": ("id", "name", "perspective", "reached", "column", "value"),
+    "barrier": ("id", "name", "moment", "column"),
+    "intervention": (
+        "id",
+        "name",
+        "moment",
+        "barrier",
+        "effect",
+        "effect_lo",
+        "effect_hi",
+        "cost",
+        "cost_per_case",
+    ),
+}
+_LISTS = {"reached", "broken"}
+_NUMBERS = {"value", "effect", "effect_lo", "effect_hi", "cost", "cost_per_case"}
+_COLUMNS = ("case_id", "activity", "timestamp", "timestamp_format", "cases_case_id")
+BLANK_ROWS = 2  # empty rows offered under each group for adding more
+_ROW_KEY = re.compile(r"^(moment|outcome|barrier|intervention)-(\d{1,4})-([a-z_]+)$")
+
+
+def _number(text: str) -> Any:
+    """A number when it reads as one; otherwise the text, for the loader to reject."""
+    cleaned = text.replace(",", "").replace("_", "").strip()
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return text.strip()
+    return int(value) if value.is_integer() and "." not in cleaned else value
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in re.split(r"[,\n]", text) if w.strip()]
+
+
+def _rows(fields: Mapping[str, str], group: str) -> list[dict[str, str]]:
+    found: dict[int, dict[str, str]] = {}
+    for key, value in fields.items():
+        m = _ROW_KEY.match(key)
+        if m and m.group(1) == group and m.group(3) in ROW_FIELDS[group]:
+            found.setdefault(int(m.group(2)), {})[m.group(3)] = value.strip()
+    # a row with every field empty is an unused blank row
+    return [found[i] for i in sorted(found) if any(found[i].values())]
+
+
+def _moment(row: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": row.get("id", "")}
+    for key in ("name", "stage"):
+        if row.get(key):
+            out[key] = row[key]
+    persp = row.get("perspectives", "both")
+    out["perspectives"] = ["user", "provider"] if persp in ("", "both") else _words(persp)
+    for key in ("reached", "broken"):
+        if row.get(key):
+            out[key] = _words(row[key])
+    if row.get("rating"):
+        out["rating"] = row["rating"]
+    return out
+
+
+def _outcome(row: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": row.get("id", "")}
+    if row.get("name"):
+        out["name"] = row["name"]
+    out["perspective"] = row.get("perspective") or "provider"
+    if row.get("reached"):
+        out["reached"] = _words(row["reached"])
+    if row.get("column"):
+        out["column"] = row["column"]
+    if row.get("value"):
+        out["value"] = _number(row["value"])
+    return out
+
+
+def _intervention(row: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": row.get("id", "")}
+    for key in ("name", "moment", "barrier"):
+        if row.get(key):
+            out[key] = row[key]
+    out["effect"] = _number(row.get("effect", "")) if row.get("effect") else None
+    if row.get("effect_lo") or row.get("effect_hi"):
+        out["effect_range"] = [
+            _number(row.get("effect_lo", "")),
+            _number(row.get("effect_hi", "")),
+        ]
+    for key in ("cost", "cost_per_case"):
+        if row.get(key):
+            out[key] = _number(row[key])
+    return out
+
+
+def form_to_yaml(fields: Mapping[str, str]) -> str:
+    """The model file (YAML text) the form describes; validate it with ``parse_service``."""
+    doc: dict[str, Any] = {"version": 1, "name": fields.get("name", "").strip()}
+    if fields.get("description", "").strip():
+        doc["description"] = fields["description"].strip()
+    columns = {c: fields[f"columns-{c}"].strip() for c in _COLUMNS if fields.get(f"columns-{c}")}
+    if columns:
+        doc["columns"] = columns
+    for key in ("volume", "budget"):
+        if fields.get(key, "").strip():
+            doc[key] = _number(fields[key])
+    doc["moments"] = [_moment(r) for r in _rows(fields, "moment")]
+    doc["outcomes"] = [_outcome(r) for r in _rows(fields, "outcome")]
+    if fields.get("segments", "").strip():
+        doc["segments"] = _words(fields["segments"])
+    barriers = [{k: v for k, v in r.items() if v} for r in _rows(fields, "barrier")]
+    if barriers:
+        doc["barriers"] = barriers
+    interventions = [_intervention(r) for r in _rows(fields, "intervention")]
+    if interventions:
+        doc["interventions"] = interventions
+    if fields.get("bootstrap", "").strip():
+        doc["analysis"] = {"bootstrap": _number(fields["bootstrap"])}
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _joined(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def yaml_to_form(text: str | None) -> dict[str, Any]:
+    """Form values (and row lists) from a model's YAML, for filling the form.
+
+    Returns ``{"fields": {...}, "rows": {group: [dict, ...]}}``; unknown or
+    malformed parts are left out (the YAML box still shows the whole text).
+    """
+    try:
+        doc = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    fields: dict[str, str] = {
+        "name": _joined(doc.get("name")),
+        "description": _joined(doc.get("description")),
+        "volume": _joined(doc.get("volume")),
+        "budget": _joined(doc.get("budget")),
+        "segments": ", ".join(
+            str(s.get("column")) if isinstance(s, dict) else str(s)
+            for s in doc.get("segments") or []
+        ),
+        "bootstrap": _joined((doc.get("analysis") or {}).get("bootstrap"))
+        if isinstance(doc.get("analysis"), dict)
+        else "",
+    }
+    given = doc.get("columns")
+    columns: dict[str, Any] = given if isinstance(given, dict) else {}
+    for c in _COLUMNS:
+        fields[f"columns-{c}"] = _joined(columns.get(c))
+    rows: dict[str, list[dict[str, str]]] = {}
+    for group, key in (
+        ("moment", "moments"),
+        ("outcome", "outcomes"),
+        ("barrier", "barriers"),
+        ("intervention", "interventions"),
+    ):
+        items = [i for i in doc.get(key) or [] if isinstance(i, dict)]
+        out = []
+        for item in items:
+            row = {f: _joined(item.get(f)) for f in ROW_FIELDS[group]}
+            if group == "moment":
+                persp = item.get("perspectives") or ["user", "provider"]
+                row["perspectives"] = (
+                    "both" if set(persp) == {"user", "provider"} else _joined(persp)
+                )
+            if group == "intervention" and isinstance(item.get("effect_range"), list):
+                lo, hi = ([*item["effect_range"], None, None])[:2]
+                row["effect_lo"], row["effect_hi"] = _joined(lo), _joined(hi)
+            out.append(row)
+        rows[group] = out + [dict.fromkeys(ROW_FIELDS[group], "") for _ in range(BLANK_ROWS)]
+    return {"fields": fields, "rows": rows}

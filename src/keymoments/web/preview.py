@@ -1,0 +1,70 @@
+"""A first look at an uploaded file: is it a format keymoments reads, and its columns.
+
+Reads only the start of the file (the readers' own sniffing) or its schema,
+so it stays quick on files of hundreds of megabytes. The column names fill
+the column-mapping choices of the model form.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from keymoments.data.sniff import sniff
+
+__all__ = ["XES_COLUMNS", "file_columns"]
+
+# what the XES reader calls the usual attributes (pm4py's convention)
+XES_COLUMNS = ["case:concept:name", "concept:name", "time:timestamp", "lifecycle:transition"]
+
+
+def file_columns(path: Path) -> list[str]:
+    """The file's column names (``DataError`` if it is not a format keymoments reads).
+
+    Example:
+        >>> file_columns(Path("tests/data/readers/semicolon_crlf.csv"))[:2]
+        ['Case ID', 'Activity']
+    """
+    sniffed = sniff(path)
+    if sniffed.format == "csv":
+        return list(sniffed.header)
+    if sniffed.format == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return [str(n) for n in pq.read_schema(path).names]
+        except Exception:
+            return []
+    if sniffed.format == "xes":
+        return list(XES_COLUMNS)
+    if sniffed.format == "jsonl":
+        return [] if sniffed.compressed else _json_keys(path)
+    if sniffed.format == "xlsx":
+        return _xlsx_header(path)
+    return []
+
+
+def _json_keys(path: Path) -> list[str]:
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        first = fh.readline().strip()
+    try:
+        doc = json.loads(first.lstrip("[").rstrip(","))
+    except json.JSONDecodeError:
+        return []
+    return [str(k) for k in doc] if isinstance(doc, dict) else []
+
+
+def _xlsx_header(path: Path) -> list[str]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception:
+        return []
+    try:
+        for values in book.worksheets[0].iter_rows(values_only=True):
+            if any(v not in (None, "") for v in values):
+                return [str(v).strip() for v in values if v not in (None, "")]
+    finally:
+        book.close()
+    return []

@@ -1,0 +1,48 @@
+// keymoments web app: live progress of a run, and charts drawn with the shipped Vega.
+(function () {
+  "use strict";
+
+  function poll(box) {
+    var url = box.getAttribute("data-status-url");
+    var bar = document.getElementById("bar");
+    var stage = document.getElementById("stage");
+    var count = document.getElementById("count");
+    function tick() {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (run) {
+          if (run.status === "done" || run.status === "failed") {
+            window.location.reload();
+            return;
+          }
+          stage.textContent = run.stage_label;
+          bar.max = run.total || 1;
+          bar.value = run.done;
+          count.textContent = run.total ? run.done + " of " + run.total : "";
+          setTimeout(tick, 500);
+        })
+        .catch(function () { setTimeout(tick, 2000); });
+    }
+    tick();
+  }
+
+  function charts() {
+    var figures = document.querySelectorAll("figure[data-chart]");
+    if (!figures.length || typeof window.vegaEmbed !== "function") return;
+    figures.forEach(function (fig) {
+      var data = document.getElementById(fig.getAttribute("data-chart"));
+      var target = fig.querySelector(".vega");
+      var spec = JSON.parse(data.textContent);
+      target.textContent = "";
+      window.vegaEmbed(target, spec, { actions: { export: true, source: false, compiled: false, editor: false }, renderer: "svg" })
+        .then(function () { fig.classList.add("drawn"); })
+        .catch(function (err) { target.textContent = "The chart could not be drawn: " + err; });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.getElementById("progress");
+    if (box) poll(box);
+    charts();
+  });
+})();
