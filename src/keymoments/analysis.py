@@ -35,6 +35,8 @@ from keymoments.alignment import quadrant
 from keymoments.data.engine import Engine, connect
 from keymoments.data.readers import CaseTable, EventLog, ReadReport, read_cases, read_events
 from keymoments.errors import DataError, DataWarning, ModelError, StatisticsWarning
+from keymoments.experience.barrier_results import estimate_barriers
+from keymoments.experience.barrier_summaries import summarise_barriers
 from keymoments.gearing import Impacts, estimate_impacts
 from keymoments.journey.after_break import after_break
 from keymoments.journey.fit import JourneyData
@@ -44,7 +46,8 @@ from keymoments.result import AnalysisResult, MomentResult
 
 __all__ = ["Progress", "analyse"]
 
-# progress(stage, done, total): stage names are "read", "summarise", "bootstrap".
+# progress(stage, done, total): stage names are "read", "summarise", "bootstrap",
+# "barriers".
 Progress = Callable[[str, int, int], None]
 DataInput: TypeAlias = str | Path | pd.DataFrame | None
 
@@ -107,6 +110,7 @@ def analyse(
     bootstrap: int | None = None,
     seed: int | None = None,
     progress: Progress | None = None,
+    barriers_by_segment: bool | None = None,
 ) -> AnalysisResult:
     """Find the key moments of a service in its journey data.
 
@@ -118,6 +122,9 @@ def analyse(
         bootstrap: number of bootstrap draws (default: the model's, 200).
         seed: bootstrap seed (default: the model's, 0).
         progress: called as ``progress(stage, done, total)`` while it works.
+        barriers_by_segment: also fit each barrier model within each segment and
+            test whether a barrier's effect differs between segments (default:
+            the model's ``analysis.barriers_by_segment``).
 
     Returns:
         An :class:`~keymoments.result.AnalysisResult`.
@@ -191,8 +198,27 @@ def analyse(
             progress=lambda done, total: notify("bootstrap", done, total),
         )
         _warn_about_estimates(service, impacts)
+        barrier_data = summarise_barriers(
+            events_table,
+            service,
+            eng,
+            cases=case_table.table if case_table else None,
+            segment_bins=summary.segment_bins,
+        )
         reports: list[ReadReport] = [log.report, *([case_table.report] if case_table else [])]
         result = _assemble(service, summary, data, impacts, reports, eng)
+        if barrier_data is not None:
+            result.barriers = estimate_barriers(
+                barrier_data,
+                service,
+                n_boot=impacts.n_boot,
+                seed=service.analysis.seed if seed is None else seed,
+                confidence=impacts.confidence,
+                by_segment=service.analysis.barriers_by_segment
+                if barriers_by_segment is None
+                else barriers_by_segment,
+                progress=lambda done, total: notify("barriers", done, total),
+            )
         result.n_events_filtered = n_filtered
         result.warnings = [str(w.message) for w in caught]
         kept = [(w.message, w.category) for w in caught]

@@ -154,12 +154,18 @@ class Outcome(_Strict):
 
 
 class Barrier(_Strict):
-    """A worry or obstacle some users hold at a moment (a 0/1 cases column)."""
+    """A worry or obstacle some users hold at a moment (a cases column).
+
+    The column is yes/no (also true/false, 1/0) or a scale (1-5, 0-10): a scale
+    is held at or above ``threshold``, by default above the middle of its range.
+    """
 
     id: str
     moment: str
     column: str
     name: str | None = None
+    # for a scale column (1-5, 0-10): held at or above this value; default: above the middle
+    threshold: float | None = None
 
     _id = field_validator("id")(_check_id)
 
@@ -228,6 +234,9 @@ class AnalysisSettings(_Strict):
     seed: int = 0
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     key_gearing: float = Field(1.5, gt=0.0)
+    # barrier models fitted again within each segment, with a test of whether
+    # a barrier's effect differs between segments
+    barriers_by_segment: bool = False
 
 
 class _Problem(ValueError):

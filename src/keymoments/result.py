@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from keymoments.data.engine import Engine
     from keymoments.data.readers import ReadReport
+    from keymoments.experience.barrier_results import BarrierResults
 
 __all__ = ["AnalysisResult", "MomentResult", "json_safe"]
 
@@ -119,6 +120,7 @@ class AnalysisResult:
     cases_without_events: int = 0
     n_events_filtered: int = 0
     warnings: list[str] = field(default_factory=list)
+    barriers: BarrierResults | None = None
     _set_aside: list[ReadReport] = field(default_factory=list, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
@@ -195,7 +197,8 @@ class AnalysisResult:
             "moments": [m.to_dict(self.service.volume) for m in self.moments],
             "alignment": [{"moment": m.id, "quadrant": m.quadrant} for m in self.moments],
             "drivers": {},
-            "barriers": [],
+            "barriers": self.barriers.to_dict() if self.barriers else [],
+            "moment_barriers": self.barriers.moments_to_dict() if self.barriers else [],
             "portfolio": {},
             "after_break": [
                 self.after_break[m.id].to_dict() for m in self.moments if m.id in self.after_break

@@ -94,7 +94,16 @@ def test_analyse_writes_the_json_contract(health_files: dict[str, Path], tmp_pat
         "portfolio",
     } <= set(doc)
     assert doc["n_cases"] == 3000
-    assert doc["drivers"] == {} and doc["barriers"] == [] and doc["portfolio"] == {}
+    assert doc["drivers"] == {} and doc["portfolio"] == {}
+    assert [b["id"] for b in doc["barriers"]] == [
+        "transport",
+        "unwell",
+        "seen",
+        "doctor",
+        "breakdown",
+    ]
+    for b in doc["barriers"]:
+        assert {"id", "moment", "prevalence", "odds_ratio", "attributable_fraction", "ci"} <= set(b)
     for o in doc["outcomes"]:
         assert {"id", "perspective", "mean"} <= set(o)
     for m in doc["moments"]:

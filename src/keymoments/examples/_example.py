@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -24,7 +24,8 @@ class Truth:
 
     ``reach`` and ``break_rate`` describe the generated sample itself (computed
     from its events); ``recoverable`` is a property of the generating process,
-    found by simulating it twice with common random numbers on a large sample.
+    found by simulating it twice with common random numbers on a large sample;
+    ``attributable_fraction`` is computed exactly from the planted process.
 
     Example:
         >>> t = Truth({}, {}, {}, {}, {}, {}, "nothing planted")
@@ -39,6 +40,8 @@ class Truth:
     quadrant: dict[str, str]
     barrier_effects: dict[str, float]
     notes: str
+    # moment -> barrier -> exact share of the moment's breaks the barrier explains
+    attributable_fraction: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from keymoments.examples._barrier_truth import BarrierPatterns, true_attributable_fractions
 from keymoments.examples._example import Example, Truth
 from keymoments.examples._render import (
     EventSpec,
@@ -78,6 +79,9 @@ class ExampleSpec:
     barrier_effects: Mapping[str, float]
     notes: str
     default_cases: int = 20_000
+    # every (segment, barrier pattern) with its exact probability: gives the
+    # planted attributable fractions exactly (see _barrier_truth)
+    barrier_patterns: BarrierPatterns | None = None
 
     def service_path(self) -> Path:
         """The service-model YAML shipped in the package."""
@@ -191,5 +195,6 @@ def generate(spec: ExampleSpec, n_cases: int | None = None, seed: int = 0) -> Ex
         quadrant=dict(spec.quadrant),
         barrier_effects=dict(spec.barrier_effects),
         notes=spec.notes,
+        attributable_fraction=true_attributable_fractions(spec),
     )
     return Example(name=spec.name, service=service, events=events, cases=cases_df, truth=truth)

@@ -166,21 +166,50 @@ def finance_decline_probability(cases: pd.DataFrame) -> np.ndarray:
     return _sigmoid(logit)
 
 
+def _population(
+    first: np.ndarray, worries: dict[str, np.ndarray], noise: dict[str, np.ndarray]
+) -> Population:
+    """The per-case process of buyers with these segments and worries."""
+    offset = np.zeros(len(first))
+    for b, beta in BARRIER_EFFECTS.items():
+        offset += beta * worries[b]
+    return Population(
+        segment=np.where(first, 0, 1).astype(np.int64),
+        nudges=(Nudge(MOMENTS.index("finance"), offset, kind="break", mode="shift"),),
+        noise=noise,
+        columns={_COLUMN[b]: worries[b].astype(np.int64) for b in sorted(BARRIER_EFFECTS)},
+    )
+
+
 def _draw_population(rng: np.random.Generator, n: int) -> Population:
     first = rng.random(n) < FIRST_TIME_SHARE
     worries = {
         "credit_score": rng.random(n) < np.where(first, 0.40, 0.15),
         "hidden_fees": rng.random(n) < np.where(first, 0.35, 0.28),
     }
-    offset = np.zeros(n)
-    for b, beta in BARRIER_EFFECTS.items():
-        offset += beta * worries[b]
-    return Population(
-        segment=np.where(first, 0, 1).astype(np.int64),
-        nudges=(Nudge(MOMENTS.index("finance"), offset, kind="break", mode="shift"),),
-        noise={"margin": rng.standard_normal(n), "satisfaction": rng.standard_normal(n)},
-        columns={_COLUMN[b]: worries[b].astype(np.int64) for b in sorted(BARRIER_EFFECTS)},
+    noise = {"margin": rng.standard_normal(n), "satisfaction": rng.standard_normal(n)}
+    return _population(first, worries, noise)
+
+
+def _barrier_patterns() -> tuple[Population, np.ndarray]:
+    """Every (buyer type, worries) combination with its exact probability."""
+    first = np.array([True] * 4 + [False] * 4)
+    credit = np.array([False, False, True, True] * 2)
+    fees = np.array([False, True] * 4)
+    p_credit = np.where(first, 0.40, 0.15)
+    p_fees = np.where(first, 0.35, 0.28)
+    prob = (
+        np.where(first, FIRST_TIME_SHARE, 1 - FIRST_TIME_SHARE)
+        * np.where(credit, p_credit, 1 - p_credit)
+        * np.where(fees, p_fees, 1 - p_fees)
     )
+    zeros = np.zeros(len(first))
+    population = _population(
+        first,
+        {"credit_score": credit, "hidden_fees": fees},
+        {"margin": zeros, "satisfaction": zeros},
+    )
+    return population, prob
 
 
 def _channels() -> dict[str, tuple[tuple[str, ...], tuple[float, ...]]]:
@@ -305,6 +334,7 @@ SPEC = ExampleSpec(
     key={m: _KEY.get(m, {"user": False, "provider": False}) for m in MOMENTS},
     quadrant={m: _QUADRANT.get(m, "minor") for m in MOMENTS},
     barrier_effects=BARRIER_EFFECTS,
+    barrier_patterns=_barrier_patterns,
     notes=NOTES,
     default_cases=20_000,
 )

@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -179,18 +181,11 @@ def dna_probability(cases: pd.DataFrame, *, reminded: bool = True) -> np.ndarray
     return _sigmoid(logit)
 
 
-def _draw_population(rng: np.random.Generator, n: int) -> Population:
-    unwell = rng.random(n) < UNWELL_SHARE
-    breakdown = rng.random(n) < np.where(unwell, 0.30, 0.15)
-    worries = {
-        "unwell": rng.random(n) < np.where(unwell, 0.50, 0.15),
-        "transport": rng.random(n) < np.where(unwell, 0.30, 0.22),
-        "breakdown": breakdown,
-        # Stigma travels together: being seen and talking about a breakdown.
-        "seen": rng.random(n) < np.where(breakdown, 0.60, 0.20),
-        "doctor": rng.random(n) < 0.20,
-    }
-    offset = np.zeros(n)
+def _population(
+    unwell: np.ndarray, worries: dict[str, np.ndarray], noise: np.ndarray
+) -> Population:
+    """The per-case process of patients with these segments and worries."""
+    offset = np.zeros(len(unwell))
     for b, beta in BARRIER_EFFECTS.items():
         offset += beta * worries[b]
     # Each case's own chance of a DNA sets both decisions out of the reminder.
@@ -205,9 +200,43 @@ def _draw_population(rng: np.random.Generator, n: int) -> Population:
     return Population(
         segment=unwell.astype(np.int64),
         nudges=tuple(nudges),
-        noise={"experience": rng.standard_normal(n)},
+        noise={"experience": noise},
         columns={_COLUMN[b]: worries[b].astype(np.int64) for b in sorted(BARRIER_EFFECTS)},
     )
+
+
+def _draw_population(rng: np.random.Generator, n: int) -> Population:
+    unwell = rng.random(n) < UNWELL_SHARE
+    breakdown = rng.random(n) < np.where(unwell, 0.30, 0.15)
+    worries = {
+        "unwell": rng.random(n) < np.where(unwell, 0.50, 0.15),
+        "transport": rng.random(n) < np.where(unwell, 0.30, 0.22),
+        "breakdown": breakdown,
+        # Stigma travels together: being seen and talking about a breakdown.
+        "seen": rng.random(n) < np.where(breakdown, 0.60, 0.20),
+        "doctor": rng.random(n) < 0.20,
+    }
+    return _population(unwell, worries, rng.standard_normal(n))
+
+
+def _barrier_patterns() -> tuple[Population, np.ndarray]:
+    """Every (severity, worries) combination with its exact probability, as drawn above."""
+    rows = list(itertools.product((False, True), repeat=6))
+    unwell, wu, tr, bd, seen, doc = (np.array(c) for c in zip(*rows, strict=True))
+
+    def chance(held: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return np.where(held, p, 1 - p)
+
+    prob = (
+        chance(unwell, np.full(len(rows), UNWELL_SHARE))
+        * chance(bd, np.where(unwell, 0.30, 0.15))
+        * chance(wu, np.where(unwell, 0.50, 0.15))
+        * chance(tr, np.where(unwell, 0.30, 0.22))
+        * chance(seen, np.where(bd, 0.60, 0.20))
+        * chance(doc, np.full(len(rows), 0.20))
+    )
+    worries = {"unwell": wu, "transport": tr, "breakdown": bd, "seen": seen, "doctor": doc}
+    return _population(unwell, worries, np.zeros(len(rows))), prob
 
 
 def _channels() -> dict[str, tuple[tuple[str, ...], tuple[float, ...]]]:
@@ -328,6 +357,7 @@ SPEC = ExampleSpec(
     quadrant={m: "sweet_spot" if m == "appointment" else "minor" for m in MOMENTS},
     barrier_effects=BARRIER_EFFECTS,
     notes=NOTES,
+    barrier_patterns=_barrier_patterns,
 )
 
 
