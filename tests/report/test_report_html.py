@@ -86,8 +86,8 @@ def test_sections_in_order_with_absent_parts_said_so(page: str) -> None:
         "portfolio", "data", "method",
     ]  # fmt: skip
     text = " ".join(parsed.text)
-    # the optional parts are not built yet on this result: the reader is told
-    assert text.count("Not part of this analysis.") == 4
+    # the optional parts not built on this result (all but barriers): the reader is told
+    assert text.count("Not part of this analysis.") == 3
 
 
 def test_headline_names_the_key_moment_and_money(health: AnalysisResult, page: str) -> None:
@@ -146,7 +146,7 @@ def test_page_is_self_contained(page: str) -> None:
 def test_every_chart_has_its_spec_alt_text_and_inline_data(page: str) -> None:
     parsed = parse(page)
     specs = _specs(parsed)
-    assert len(parsed.charts) == 3 and set(parsed.charts) == set(specs)
+    assert len(parsed.charts) == 4 and set(parsed.charts) == set(specs)  # barriers too
     assert all(len(t) > 40 for t in parsed.alt_texts)
 
     def urls(node: Any) -> list[str]:
@@ -178,7 +178,7 @@ def test_names_from_data_are_escaped(evil: AnalysisResult) -> None:
     assert "Evil &amp; &lt;Co&gt;" in page
     parsed = parse(page)
     # every script element is one of ours: data never closed one or opened another
-    assert len(parsed.scripts) == len(STATIC_FILES) + 1 + 3
+    assert len(parsed.scripts) == len(STATIC_FILES) + 1 + 4
     assert page.lower().count("<script") == len(parsed.scripts)
     # ... and the chart specs carry the names intact, as JSON escapes
     journey = _specs(parsed)["spec-journey-map"]
@@ -227,7 +227,7 @@ def test_a_present_part_is_drawn_from_its_title_summary_and_plot(health: Analysi
     assert EVIL not in page
     text = " ".join(parsed.text)
     assert "0.31" in text and "[0.2, 0.4]" in text
-    assert text.count("Not part of this analysis.") == 3
+    assert text.count("Not part of this analysis.") == 2
 
 
 def test_write_html_writes_the_page(health: AnalysisResult, tmp_path: Path) -> None:
@@ -254,8 +254,8 @@ def test_charts_draw_offline_in_chromium(evil: AnalysisResult, tmp_path: Path) -
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout  # fmt: skip
     charts = re.findall(r'<div class="chart[^"]*"[^>]*data-vl-spec="[^"]+"[^>]*>', dom)
-    assert len(charts) == 3
+    assert len(charts) == 4
     assert all('data-rendered="true"' in c for c in charts), charts
-    assert dom.count("<svg") >= 3
+    assert dom.count("<svg") >= 4
     # the hostile name is drawn as text inside the chart, not run
     assert "alert(1)" in dom and "<script>alert(1)" not in dom
