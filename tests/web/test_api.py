@@ -201,6 +201,16 @@ def test_model_form_writes_yaml_the_loader_accepts(client: TestClient) -> None:
     # the form shows the saved model again
     form = client.get(f"/workspaces/{ws['id']}/model").text
     assert 'value="attended, dna"' in form
+    # what the form has no field for survives a save through the form
+    base = text + "filters: {lifecycle: [complete]}\nsegments: [{column: age, bins: [40, 65]}]\n"
+    again = client.post(
+        f"/workspaces/{ws['id']}/model",
+        data={**fields, "segments": "age", "base_yaml": base},
+        headers={"accept": "application/json"},
+    )
+    kept = parse_service(again.json()["model_yaml"])
+    assert kept.filters == {"lifecycle": ["complete"]}
+    assert kept.segments[0].bins == [40, 65]
 
 
 def test_model_mistakes_give_the_loaders_message(client: TestClient) -> None:

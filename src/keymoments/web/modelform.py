@@ -143,9 +143,37 @@ def form_to_yaml(fields: Mapping[str, str]) -> str:
     interventions = [_intervention(r) for r in _rows(fields, "intervention")]
     if interventions:
         doc["interventions"] = interventions
+    _carry_over(doc, fields)
     if fields.get("bootstrap", "").strip():
-        doc["analysis"] = {"bootstrap": _number(fields["bootstrap"])}
+        doc.setdefault("analysis", {})["bootstrap"] = _number(fields["bootstrap"])
+    elif isinstance(doc.get("analysis"), dict):
+        doc["analysis"].pop("bootstrap", None)
+        if not doc["analysis"]:
+            del doc["analysis"]
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _carry_over(doc: dict[str, Any], fields: Mapping[str, str]) -> None:
+    """Keep what the form does not show from the model it was filled from (``base_yaml``).
+
+    Filters, analysis settings and segment bins have no fields; saving the
+    form must not drop them.
+    """
+    try:
+        base = yaml.safe_load(fields.get("base_yaml", "") or "") or {}
+    except yaml.YAMLError:
+        return
+    if not isinstance(base, dict):
+        return
+    for key in ("filters", "analysis"):
+        if key in base:
+            doc[key] = base[key]
+    segments = base.get("segments")
+    if isinstance(segments, list) and doc.get("segments"):
+        by_column = {
+            str(s.get("column")): s for s in segments if isinstance(s, dict) and s.get("column")
+        }
+        doc["segments"] = [by_column.get(c, c) for c in doc["segments"]]
 
 
 def _joined(value: Any) -> str:

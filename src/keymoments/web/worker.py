@@ -58,13 +58,19 @@ def _charts_and_sections(result: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Vega-Lite specs and tables of everything the result can show."""
     charts: dict[str, Any] = {}
     sections: dict[str, Any] = {}
+    journey = optional("keymoments.report.charts", "plot_journey_map")
+    gearing = optional("keymoments.report.charts", "plot_gearing_intervals")
+    alignment = optional("keymoments.report.charts", "plot_alignment_map")
+    # the report's charts when it is installed (the same pictures as the report)
+    if journey is not None:
+        charts["journey"] = {"title": "The journey", "spec": journey(result).to_dict()}
     charts["gearing"] = {
         "title": "What fixing each moment recovers",
-        "spec": result.plot_gearing().to_dict(),
+        "spec": (gearing(result) if gearing else result.plot_gearing()).to_dict(),
     }
     charts["alignment"] = {
         "title": "Alignment: user gearing against provider gearing",
-        "spec": result.plot_alignment().to_dict(),
+        "spec": (alignment(result) if alignment else result.plot_alignment()).to_dict(),
     }
     for name in SECTIONS:
         part = getattr(result, name, None)
