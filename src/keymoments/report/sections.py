@@ -68,7 +68,7 @@ class Section:
     id: str
     title: str
     paragraphs: list[str] = field(default_factory=list)
-    bullets: list[str] = field(default_factory=list)
+    bullets: list[str | tuple[str, str]] = field(default_factory=list)  # (bold lead, rest)
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -142,48 +142,54 @@ _OPTIONAL = (
 )
 
 
+def _signed(value: float, digits: int = 3) -> str:
+    text = fmt_number(abs(value), digits)
+    return text if text == "0" else ("+" if value > 0 else "−") + text
+
+
 def _outcome_change(result: AnalysisResult, m: MomentResult) -> list[str]:
-    """'Health check completed by 14.2 more per 100 cases [13.7 to 14.7]' per outcome."""
+    """'Health check completed +13.8 per 100 cases [13.0 to 15.2]', one per affected outcome."""
     out = []
     for o in result.service.outcomes:
         imp = m.impact.get(o.id)
         if imp is None:
             continue
         rec, (lo, hi) = imp["recoverable"], imp["ci"]
+        if rec == 0 and lo == 0 and hi == 0:  # the outcome is decided before this moment
+            continue
         if o.kind == "binary":
-            verb = "rise" if rec >= 0 else "fall"
             out.append(
-                f"{o.label} would {verb} by {fmt_number(abs(rec) * 100)} per 100 cases "
+                f"{o.label} {_signed(rec * 100)} per 100 cases "
                 f"[{fmt_number(lo * 100)} to {fmt_number(hi * 100)}]"
             )
         else:
-            verb = "rise" if rec >= 0 else "fall"
-            out.append(
-                f"{o.label} would {verb} by {fmt_number(abs(rec))} per case {_interval(lo, hi)}"
-            )
+            out.append(f"{o.label} {_signed(rec)} per case {_interval(lo, hi)}")
     return out
 
 
-def _why_sentence(result: AnalysisResult, m: MomentResult) -> str:
+def _why(result: AnalysisResult, m: MomentResult) -> tuple[str, str]:
+    """A key moment's name and the sentences on why it is key."""
     pct = round(result.confidence * 100)
     keys = [p for p in ("user", "provider") if m.key.get(p)]
-    who = " and the ".join(keys)
-    reach = f"{_pct(m.reach)} of cases reach it"
+    quadrant = {
+        "sweet_spot": ", a sweet spot: fixing it pays both sides",
+        "conflict": ", a conflict: fixing it helps one side and hurts the other",
+    }.get(m.quadrant, "")
+    lead = f" ({m.stage}): key for the {' and the '.join(keys)}" if keys else f" ({m.stage})"
+    parts = [f"{lead}{quadrant}."]
     broken = f" and {_pct(m.break_rate)} of them break it" if m.breakable else ""
+    parts.append(f"{_pct(m.reach)} of cases reach it{broken}.")
     changes = _outcome_change(result, m)
-    if_fixed = f"; if it never broke, {'; '.join(changes)} ({pct}% intervals)" if changes else ""
+    if changes:
+        parts.append(f"If it never broke: {'; '.join(changes)} ({pct}% intervals).")
     worth = []
     for p in ("user", "provider"):
         d = m.deciding.get(p)
         if d is not None and p in m.perspectives:
-            worth.append(f"{fmt_number(d.gearing, 2)} average moments to the {p}")
-    worth_text = f". It is worth {' and '.join(worth)}" if worth else ""
-    quadrant = {
-        "sweet_spot": ": a sweet spot, fixing it pays both sides",
-        "conflict": ": a conflict, fixing it helps one side and hurts the other",
-    }.get(m.quadrant, "")
-    lead = f"{m.name} ({m.stage}) is key for the {who}" if who else f"{m.name} ({m.stage})"
-    return f"{lead}: {reach}{broken}{if_fixed}{worth_text}{quadrant}."
+            worth.append(f"{fmt_number(d.gearing, 2)} to the {p}")
+    if worth:
+        parts.append(f"Worth {' and '.join(worth)} in average moments (gearing).")
+    return m.name, " ".join(parts)
 
 
 def money_at_stake(result: AnalysisResult) -> list[dict[str, Any]]:
@@ -234,7 +240,7 @@ def headline_section(result: AnalysisResult) -> Section:
             s.paragraphs.append(
                 f"No moment stands out with confidence; the largest gearing is at {ranked[0].name}."
             )
-    s.bullets = [_why_sentence(result, m) for m in n_key]
+    s.bullets = [_why(result, m) for m in n_key]
     stakes = money_at_stake(result)
     volume = result.service.volume
     if stakes:
@@ -303,7 +309,7 @@ def _gearing_table(result: AnalysisResult) -> Table:
             if imp is None:
                 row += ["–", ""]
                 continue
-            row.append(f"{fmt_number(imp['recoverable'])} {_interval(*imp['ci'])}")
+            row.append(f"{fmt_number(imp['recoverable'])}\n{_interval(*imp['ci'])}")
             row.append(fmt_number(imp["gearing"], 2))
         row.append(" ".join(p for p in ("user", "provider") if m.key.get(p)) or "")
         row.append(charts.QUADRANT_NAMES.get(m.quadrant, m.quadrant))
