@@ -33,6 +33,7 @@ __all__ = [
     "plot_alignment_map",
     "plot_gearing_intervals",
     "plot_journey_map",
+    "unique_labels",
     "wrap_label",
 ]
 
@@ -78,6 +79,22 @@ def wrap_label(text: str, width: int = 16) -> str:
     return "\n".join(textwrap.wrap(text, width=width, break_long_words=True)) or text
 
 
+def unique_labels(labels: list[str]) -> list[str]:
+    """Labels made distinct with invisible zero-width spaces, so two moments that share a
+    name keep a row or column each on a chart axis.
+
+    >>> [len(x) for x in unique_labels(["Call", "Call", "Visit"])]
+    [4, 5, 5]
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        k = seen.get(label, 0)
+        seen[label] = k + 1
+        out.append(label + "\u200b" * k)
+    return out
+
+
 def _configure(chart: Any) -> Any:
     return chart.configure(font=_FONT).configure_view(stroke=None)
 
@@ -92,11 +109,17 @@ def _side_gearing(m: MomentResult, side: str) -> float | None:
     return None if d is None else float(d.gearing)
 
 
+def _cell_width(n_moments: int) -> int:
+    """Pixels per moment: roomy for a short journey, narrower so a long one still fits a page."""
+    return 96 if n_moments <= 10 else max(60, 960 // n_moments)
+
+
 def journey_map_frame(result: AnalysisResult) -> pd.DataFrame:
     """One row per moment and line of the map (user, provider, breaks)."""
     rows: list[dict[str, Any]] = []
-    for order, m in enumerate(result.moments):
-        label = wrap_label(m.name)
+    width = 16 if _cell_width(len(result.moments)) >= 90 else 10
+    labels = unique_labels([wrap_label(m.name, width) for m in result.moments])
+    for order, (m, label) in enumerate(zip(result.moments, labels, strict=True)):
         for side in ("user", "provider"):
             g = _side_gearing(m, side) if side in m.perspectives else None
             key = bool(m.key.get(side))
@@ -206,7 +229,7 @@ def plot_journey_map(result: AnalysisResult) -> alt.FacetChart:
     )
     layered = (
         alt.layer(gearing_cells, break_cells, labels)
-        .properties(width=alt.Step(96), height=alt.Step(34))
+        .properties(width=alt.Step(_cell_width(len(result.moments))), height=alt.Step(34))
         .resolve_scale(color="independent")
     )
     chart = (
@@ -245,7 +268,8 @@ def _journey_description(result: AnalysisResult) -> str:
 def gearing_frame(result: AnalysisResult) -> pd.DataFrame:
     """One row per breakable moment and outcome: recoverable, interval, gearing, key."""
     rows = []
-    for order, m in enumerate(result.moments):
+    labels = unique_labels([m.name for m in result.moments])
+    for order, (m, label) in enumerate(zip(result.moments, labels, strict=True)):
         for o in result.service.outcomes:
             imp = m.impact.get(o.id)
             if imp is None:
@@ -253,7 +277,7 @@ def gearing_frame(result: AnalysisResult) -> pd.DataFrame:
             rows.append(
                 {
                     "order": order,
-                    "moment": m.name,
+                    "moment": label,
                     "outcome": f"{o.label} ({o.perspective})",
                     "recoverable": imp["recoverable"],
                     "lo": imp["ci"][0],

@@ -255,19 +255,23 @@ def headline_section(result: AnalysisResult) -> Section:
                 [r["moment"], r["perspective"], f"{fmt_number(r['per_case'])} {_interval(lo, hi)}",
                  year]
             )  # fmt: skip
+        columns = ["moment", "for", "per case", "a year"]
+        if not volume:  # no cases a year in the model: per case only
+            rows = [r[:3] for r in rows]
+            columns = columns[:3]
         s.tables.append(
             Table(
                 caption="Money at stake: the value recovered if the moment never broke"
-                + (f", at {volume:,.0f} cases a year" if volume else ""),
-                columns=["moment", "for", "per case", "a year"],
+                + (f", at {volume:,.0f} cases a year" if volume else ", per case"),
+                columns=columns,
                 rows=rows,
-                numeric=[False, False, True, True],
+                numeric=[False, False, True, True][: len(columns)],
             )
         )
     else:
         s.notes.append(
             "No money figure: no outcome of a key moment carries a value per case "
-            "(give outcomes a `value` and the service a `volume` to see one)."
+            "(give outcomes a 'value' and the service a 'volume' to see one)."
         )
     plan = getattr(result, "portfolio", None)
     if plan is not None:
@@ -518,10 +522,10 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
 
 
 _ABSENT_HINT = {
-    "emotion": "The emotion curve needs moment ratings: give moments a `rating` column.",
-    "drivers": "Drivers need moment ratings (`rating`) and a numeric outcome.",
-    "barriers": "Barriers need `barriers:` in the service model, each a cases column.",
-    "portfolio": "The plan needs `interventions:` (and a `budget`) in the service model.",
+    "emotion": "The emotion curve needs moment ratings: give moments a 'rating' column.",
+    "drivers": "Drivers need moment ratings ('rating') and a numeric outcome.",
+    "barriers": "Barriers need 'barriers:' in the service model, each a cases column.",
+    "portfolio": "The plan needs 'interventions:' (and a 'budget') in the service model.",
 }
 
 
