@@ -71,6 +71,18 @@ def page(health: AnalysisResult) -> str:
     return render_report(health)
 
 
+# the journey map, gearing, alignment, and the barriers' attributable fractions and odds ratios
+N_CHARTS = 5
+
+
+def test_the_charts_counted_here_are_the_sections_figures(health: AnalysisResult) -> None:
+    ids = [f.id for s in build_sections(health) for f in s.figures]
+    assert ids == [
+        "journey-map", "gearing", "alignment", "barriers-plot", "barriers-plot-odds-ratios",
+    ]  # fmt: skip
+    assert len(ids) == N_CHARTS
+
+
 def _specs(parsed: _Page) -> dict[str, Any]:
     return {
         s["attrs"]["id"]: json.loads(s["body"])
@@ -149,7 +161,7 @@ def test_page_is_self_contained(page: str) -> None:
 def test_every_chart_has_its_spec_alt_text_and_inline_data(page: str) -> None:
     parsed = parse(page)
     specs = _specs(parsed)
-    assert len(parsed.charts) == 4 and set(parsed.charts) == set(specs)  # barriers too
+    assert len(parsed.charts) == N_CHARTS and set(parsed.charts) == set(specs)
     assert all(len(t) > 40 for t in parsed.alt_texts)
 
     def urls(node: Any) -> list[str]:
@@ -181,7 +193,7 @@ def test_names_from_data_are_escaped(evil: AnalysisResult) -> None:
     assert "Evil &amp; &lt;Co&gt;" in page
     parsed = parse(page)
     # every script element is one of ours: data never closed one or opened another
-    assert len(parsed.scripts) == len(STATIC_FILES) + 1 + 4
+    assert len(parsed.scripts) == len(STATIC_FILES) + 1 + N_CHARTS
     assert page.lower().count("<script") == len(parsed.scripts)
     # ... and the chart specs carry the names intact, as JSON escapes
     journey = _specs(parsed)["spec-journey-map"]
@@ -205,9 +217,13 @@ class _Part:
     def __init__(self) -> None:
         self.summary = pd.DataFrame(
             {
-                "moment": ["appointment", EVIL],
+                "outcome": ["experience", "experience"],
+                "moment": ["appointment", "evil"],
+                "name": ["Attend the check appointment", EVIL],
                 "importance": [0.31, 0.02],
-                "ci": [(0.2, 0.4), (0, 0.05)],
+                "lo": [0.2, 0.0],
+                "hi": [0.4, 0.05],
+                "relative_weight": [0.3, 0.01],
             }
         )
 
@@ -215,7 +231,7 @@ class _Part:
         return {"o": self.summary.to_dict(orient="records")}
 
     def plot(self) -> alt.Chart:
-        return alt.Chart(self.summary).mark_bar().encode(x="importance:Q", y="moment:N")
+        return alt.Chart(self.summary).mark_bar().encode(x="importance:Q", y="name:N")
 
 
 def test_a_present_part_is_drawn_from_its_title_summary_and_plot(health: AnalysisResult) -> None:
@@ -229,7 +245,8 @@ def test_a_present_part_is_drawn_from_its_title_summary_and_plot(health: Analysi
     assert "What drives &lt;the&gt; experience" in page
     assert EVIL not in page
     text = " ".join(parsed.text)
-    assert "0.31" in text and "[0.2, 0.4]" in text
+    assert "0.31" in text and "[0.2, 0.4]" in text  # lo and hi folded into one interval
+    assert "relative weight" not in text  # the report picks the drivers' main columns
     assert text.count("Not part of this analysis.") == 2
 
 
@@ -257,8 +274,8 @@ def test_charts_draw_offline_in_chromium(evil: AnalysisResult, tmp_path: Path) -
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout  # fmt: skip
     charts = re.findall(r'<div class="chart[^"]*"[^>]*data-vl-spec="[^"]+"[^>]*>', dom)
-    assert len(charts) == 4
+    assert len(charts) == N_CHARTS
     assert all('data-rendered="true"' in c for c in charts), charts
-    assert dom.count("<svg") >= 4
+    assert dom.count("<svg") >= N_CHARTS
     # the hostile name is drawn as text inside the chart, not run
     assert "alert(1)" in dom and "<script>alert(1)" not in dom

@@ -121,12 +121,17 @@ def _interval(lo: float, hi: float) -> str:
 
 def build_sections(result: AnalysisResult) -> list[Section]:
     """Every section of the report, in reading order."""
-    sections = [
-        headline_section(result),
-        journey_section(result),
-        gearing_section(result),
-        alignment_section(result),
-    ]
+    sections = [headline_section(result)]
+    if getattr(result, "survey_only", False) or not any(m.impact for m in result.moments):
+        # a survey without an event log: drivers and emotion, no journey figures
+        s = Section("journey", "The journey map", present=False)
+        s.paragraphs.append(
+            "Not part of this analysis: no event log was given (or no moment can break), "
+            "so there is no journey map, gearing or alignment."
+        )
+        sections.append(s)
+    else:
+        sections += [journey_section(result), gearing_section(result), alignment_section(result)]
     for attr, fallback in _OPTIONAL:
         sections.append(optional_section(result, attr, fallback))
     sections.append(data_quality_section(result))
@@ -189,7 +194,29 @@ def _why(result: AnalysisResult, m: MomentResult) -> tuple[str, str]:
             worth.append(f"{fmt_number(d.gearing, 2)} to the {p}")
     if worth:
         parts.append(f"Worth {' and '.join(worth)} in average moments (gearing).")
+    barriers = _main_barriers(result, m.id)
+    if barriers:
+        parts.append(f"What stops people here: {barriers}.")
     return m.name, " ".join(parts)
+
+
+def _main_barriers(result: AnalysisResult, moment_id: str) -> str:
+    """'transport explains 21% [12% to 30%] of its breaks; ...' from the barriers part."""
+    part = getattr(result, "barriers", None)
+    clearly = getattr(part, "drivers", None)
+    if not callable(clearly):
+        return ""
+    out = []
+    for e in clearly(moment_id)[:3]:
+        af, ci = getattr(e, "attributable_fraction", None), getattr(e, "ci", None)
+        if not isinstance(af, int | float):
+            continue
+        name = str(getattr(e, "name", None) or getattr(e, "id", ""))
+        interval = ""
+        if isinstance(ci, list | tuple) and all(isinstance(x, int | float) for x in ci):
+            interval = f" [{_pct(ci[0], 0)} to {_pct(ci[1], 0)}]"
+        out.append(f"{name} explains {_pct(af, 0)}{interval} of its breaks")
+    return "; ".join(out)
 
 
 def money_at_stake(result: AnalysisResult) -> list[dict[str, Any]]:
@@ -273,6 +300,10 @@ def headline_section(result: AnalysisResult) -> Section:
             "No money figure: no outcome of a key moment carries a value per case "
             "(give outcomes a 'value' and the service a 'volume' to see one)."
         )
+    for attr in ("drivers", "emotion"):
+        headline = getattr(getattr(result, attr, None), "headline", None)
+        if isinstance(headline, str) and headline:
+            s.paragraphs.append(headline)
     plan = getattr(result, "portfolio", None)
     if plan is not None:
         s.paragraphs.append(_plan_sentence(plan))
@@ -282,17 +313,26 @@ def headline_section(result: AnalysisResult) -> Section:
 
 
 def _plan_sentence(plan: Any) -> str:
+    """The plan in a sentence: what to fund, its cost, what it returns a year, how sure."""
     doc = plan.to_dict() if hasattr(plan, "to_dict") else {}
-    chosen = ", ".join(str(c) for c in doc.get("chosen", [])) or "nothing"
-    parts = [f"The plan: fund {chosen}"]
-    if doc.get("cost") is not None:
-        parts.append(f"for {_money(float(doc['cost']))}")
-    if doc.get("budget") is not None:
-        parts.append(f"within a budget of {_money(float(doc['budget']))}")
-    value = doc.get("value")
-    if isinstance(value, int | float):
-        parts.append(f"returning {_money(float(value))} a year")
-    return " ".join(parts) + "."
+    names = {str(i): str(i) for i in doc.get("chosen", [])}
+    summary = getattr(plan, "summary", None)
+    if isinstance(summary, pd.DataFrame) and {"id", "name"} <= set(summary.columns):
+        names.update({str(i): str(n) for i, n in zip(summary["id"], summary["name"], strict=True)})
+    chosen = ", ".join(names[str(c)] for c in doc.get("chosen", [])) or "nothing"
+    text = f"The plan: fund {chosen}"
+    if isinstance(doc.get("cost"), int | float):
+        text += f" for {_money(float(doc['cost']))} a year"
+    if isinstance(doc.get("budget"), int | float):
+        text += f" (budget {_money(float(doc['budget']))})"
+    if isinstance(doc.get("value"), int | float):
+        text += f"; it returns {_money(float(doc['value']))} a year"
+    spread = (doc.get("uncertainty") or {}).get("value") or {}
+    if isinstance(spread.get("p5"), int | float) and isinstance(spread.get("p95"), int | float):
+        text += f" (90% of simulations {_money(spread['p5'])} to {_money(spread['p95'])})"
+    if isinstance(doc.get("payback_months"), int | float):
+        text += f", paying back in {doc['payback_months']:.1f} months"
+    return text + "."
 
 
 def _gearing_table(result: AnalysisResult) -> Table:
@@ -453,35 +493,106 @@ def alignment_section(result: AnalysisResult) -> Section:
 # -- optional parts, rendered generically --------------------------------------------
 
 
-def frame_table(frame: pd.DataFrame, caption: str, max_rows: int = 40) -> Table:
-    """A DataFrame as display strings: numbers formatted, intervals as ``[lo, hi]``."""
-    shown = frame.head(max_rows)
-    numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
-    rows = []
-    for rec in shown.itertuples(index=False):
-        cells = []
-        for v in rec:
-            if isinstance(v, list | tuple) and all(isinstance(x, int | float) for x in v):
-                cells.append("[" + ", ".join(fmt_number(x) for x in v) + "]")
-            elif isinstance(v, bool):
-                cells.append("yes" if v else "")
-            elif isinstance(v, int | float):
-                cells.append(fmt_number(v))
-            elif v is None or (isinstance(v, float) and math.isnan(v)):
-                cells.append("–")
-            else:
-                cells.append(str(v))
-        rows.append(cells)
+# lower and upper bound columns that one "[lo, hi]" column replaces, in a results table
+_INTERVAL_PAIRS = (("lo", "hi"), ("or_lo", "or_hi"), ("af_lo", "af_hi"))
+
+
+def _fold_intervals(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for lo, hi in _INTERVAL_PAIRS:
+        if lo in out.columns and hi in out.columns:
+            pairs = [
+                None if pd.isna(a) or pd.isna(b) else (float(a), float(b))
+                for a, b in zip(out[lo], out[hi], strict=True)
+            ]
+            position = list(out.columns).index(lo)
+            out = out.drop(columns=[lo, hi])
+            name = "interval" if lo == "lo" else f"{lo.removesuffix('_lo')} interval"
+            out.insert(position, name, pd.Series(pairs, index=out.index, dtype=object))
+    return out
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, list | tuple) and all(isinstance(x, int | float) for x in v):
+        return "[" + ", ".join(fmt_number(x) for x in v) + "]"
+    if hasattr(v, "item") and callable(v.item) and not isinstance(v, list | tuple):
+        v = v.item()  # numpy scalars
+    if isinstance(v, bool):
+        return "yes" if v else ""
+    if v is None:
+        return "–"
+    if isinstance(v, int | float):
+        return fmt_number(v)
+    return "–" if pd.isna(v) is True else str(v)
+
+
+def frame_table(
+    frame: pd.DataFrame,
+    caption: str,
+    *,
+    columns: Sequence[str] | None = None,
+    max_rows: int = 40,
+) -> Table:
+    """A DataFrame as display strings: numbers formatted, ``lo``/``hi`` folded to ``[lo, hi]``.
+
+    ``columns``: the ones to show, in order, where present (all when ``None``).
+    """
+    if columns is not None:
+        keep = [c for c in columns if c in frame.columns]
+        if len(keep) >= 2:  # otherwise the object changed shape: show all it has
+            frame = frame[keep]
+    shown = _fold_intervals(frame.head(max_rows))
+    numeric = [
+        pd.api.types.is_numeric_dtype(shown[c]) or str(c).endswith("interval")
+        for c in shown.columns
+    ]
+    rows = [[_cell(v) for v in rec] for rec in shown.itertuples(index=False)]
     if len(frame) > max_rows:
         caption += f" (first {max_rows} of {len(frame)} rows)"
     return Table(
-        caption=caption, columns=[str(c) for c in shown.columns], rows=rows, numeric=numeric
+        caption=caption,
+        columns=[str(c).replace("_", " ") for c in shown.columns],
+        rows=rows,
+        numeric=numeric,
     )
 
 
 def _chart_text(chart: Any, fallback: str) -> str:
     description = getattr(chart, "description", None)
     return description if isinstance(description, str) and description else fallback
+
+
+@dataclass(frozen=True)
+class _PartView:
+    """What the report shows of an optional part: table columns and charts, where present."""
+
+    columns: tuple[str, ...] | None
+    plots: tuple[str, ...]
+
+
+# Column names and plot methods of the results objects (INTERFACES.md); a name
+# the object lacks is skipped, so a part that changes still renders.
+_PART_VIEWS = {
+    "emotion": _PartView(
+        ("stage", "name", "mean", "lo", "hi", "answered", "dip"),
+        ("plot",),
+    ),
+    "drivers": _PartView(
+        ("outcome", "name", "importance", "lo", "hi", "share", "class", "performance",
+         "quadrant"),
+        ("plot", "plot_quadrants", "plot_penalty_reward"),
+    ),
+    "barriers": _PartView(
+        ("moment", "name", "prevalence", "odds_ratio", "or_lo", "or_hi",
+         "attributable_fraction", "af_lo", "af_hi", "status"),
+        ("plot", "plot_odds_ratios"),
+    ),
+    "portfolio": _PartView(
+        ("name", "moment", "barrier", "effect", "cost", "chosen", "value_alone",
+         "value_in_plan", "roi", "payback_months"),
+        ("plot", "plot_frontier", "plot_uncertainty"),
+    ),
+}  # fmt: skip
 
 
 def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> Section:
@@ -492,32 +603,43 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
         s.paragraphs.append("Not part of this analysis.")
         s.notes.append(_ABSENT_HINT[attr])
         return s
+    view = _PART_VIEWS.get(attr, _PartView(None, ("plot",)))
     title = str(getattr(part, "title", fallback_title) or fallback_title)
     s = Section(attr, title)
+    if attr == "portfolio":
+        s.paragraphs.append(_plan_sentence(part))
     headline = getattr(part, "headline", None)
     if isinstance(headline, str) and headline:
         s.paragraphs.append(headline)
     summary = getattr(part, "summary", None)
     table = (
-        frame_table(summary, f"{title}: the table") if isinstance(summary, pd.DataFrame) else None
+        frame_table(summary, f"{title}: the figures", columns=view.columns)
+        if isinstance(summary, pd.DataFrame) and len(summary)
+        else None
     )
-    plots: Sequence[str] = ("plot", "plot_frontier") if attr == "portfolio" else ("plot",)
-    for i, name in enumerate(plots):
+    for name in view.plots:
         method = getattr(part, name, None)
         if method is None:
             continue
         chart = method()
+        first = not s.figures
         s.figures.append(
             Figure(
                 id=f"{attr}-{name.replace('_', '-')}",
                 chart=chart,
                 alt_text=_chart_text(chart, f"{title}: chart; the same figures are in the table."),
-                caption=title if i == 0 else f"{title}: {name.removeprefix('plot_')}",
-                table=table if i == 0 else None,
+                caption=title
+                if first
+                else f"{title}: {name.removeprefix('plot_')}".replace("_", " "),
+                table=table if first else None,
             )
         )
     if not s.figures and table is not None:
         s.tables.append(table)
+    for note in getattr(part, "notes", None) or []:
+        s.notes.append(str(note))
+    for warning in getattr(part, "equity_warnings", None) or []:
+        s.notes.append(f"Warning: {warning}")
     return s
 
 
