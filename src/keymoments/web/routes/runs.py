@@ -290,7 +290,9 @@ def _plan_out(run: Run, kind: str, obj: Any) -> PlanOut:
     )
 
 
-def _plan_page(request: Request, run: Run, data: PlanOut, chart: Any = None) -> Response:
+def _plan_page(
+    request: Request, run: Run, data: PlanOut, charts: dict[str, Any] | None = None
+) -> Response:
     store = _store(request)
     return page(
         request,
@@ -298,7 +300,7 @@ def _plan_page(request: Request, run: Run, data: PlanOut, chart: Any = None) -> 
         data,
         workspace=store.workspace(run.workspace_id),
         run=run,
-        chart=chart,
+        charts=charts or {},
     )
 
 
@@ -334,22 +336,24 @@ async def what_if(request: Request, run_id: RunId) -> Response:
     outcome = await run_in_threadpool(
         fn, result, interventions=tuple(chosen), break_rates=rates or None
     )
-    return _plan_page(request, run, _plan_out(run, "what_if", outcome))
+    return _plan_page(request, run, _plan_out(run, "what_if", outcome), _plots(outcome, ("plot",)))
 
 
 @router.post("/runs/{run_id}/plan", response_model=PlanOut, responses={200: _HTML})
 async def plan(request: Request, run_id: RunId) -> Response:
-    """The best set of interventions within a budget (``budget``, ``objective``, ``exclude``)."""
+    """The best set of interventions within a budget.
+
+    Fields: ``budget`` (default: the model's), ``objective`` (``value`` or ``net``),
+    ``include`` / ``exclude`` (ids, repeated), ``uncertainty`` (``on``/``off``,
+    the Monte Carlo spread; default on).
+    """
     store = _store(request)
     run, _ = _finished(store, run_id)
     fn = _portfolio("optimise")
     single, lists = await _fields(request)
     budget = _number(single, "budget", "budget")
-    if budget is not None and budget < 0:
-        raise DataError(f"budget {budget}: cannot be negative")
     objective = single.get("objective", "value") or "value"
-    if objective not in ("value", "user", "provider"):
-        raise DataError(f"objective {objective!r}: choose value, user or provider")
+    uncertainty = single.get("uncertainty", "on").lower() not in ("off", "false", "0", "no")
     result = _result(store, run)
     from starlette.concurrency import run_in_threadpool
 
@@ -360,10 +364,21 @@ async def plan(request: Request, run_id: RunId) -> Response:
         objective=objective,
         include=tuple(lists.get("include", [])),
         exclude=tuple(lists.get("exclude", [])),
+        uncertainty=uncertainty,
     )
-    chart = None
-    try:
-        chart = outcome.plot().to_dict()
-    except Exception:
-        chart = None
-    return _plan_page(request, run, _plan_out(run, "plan", outcome), chart)
+    charts = _plots(outcome, ("plot", "plot_frontier"))
+    return _plan_page(request, run, _plan_out(run, "plan", outcome), charts)
+
+
+def _plots(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The object's charts as Vega-Lite specs (a chart that fails is left out)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        method = getattr(obj, name, None)
+        if method is None:
+            continue
+        try:
+            out[name] = method().to_dict()
+        except Exception:  # a picture failing must not lose the figures
+            continue
+    return out
