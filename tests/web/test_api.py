@@ -299,13 +299,11 @@ def test_downloads(finished: tuple[TestClient, str, str, dict[str, Any]]) -> Non
     else:
         assert html.status_code == 404
         assert "does not make it" in missing.json()["error"]["message"]
-    if importlib.util.find_spec("keymoments.report.pdf") is not None:
-        # the PDF needs a browser; without one the run says why (400), never a 500
-        assert pdf.status_code in (200, 400)
-        if pdf.status_code == 200:
-            assert pdf.content.startswith(b"%PDF")
-    else:
-        assert pdf.status_code == 404
+    # the PDF is laid out on its first download, then kept
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.content.startswith(b"%PDF")
+    again = client.get(f"/runs/{run_id}/report.pdf")
+    assert again.content == pdf.content
 
 
 def test_results_survive_a_restart_and_interrupted_runs_fail_retryably(

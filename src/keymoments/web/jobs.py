@@ -28,6 +28,8 @@ STAGE_LABELS = {
     "read": "Reading the data",
     "summarise": "Summarising journeys",
     "bootstrap": "Bootstrap: intervals",
+    "barriers": "Barriers",
+    "drivers": "Drivers of the experience",
     "write": "Writing the results and the report",
 }
 

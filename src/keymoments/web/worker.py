@@ -10,8 +10,9 @@ closes and the next progress line ends this process too.
 
 Everything the pages show later is written here, atomically, so results
 survive a restart: ``result.json``, ``summary.csv``, ``charts.json``,
-``sections.json``, ``report.html``, ``report.pdf`` (when the report module
-is present), ``set-aside.csv`` and ``result.pickle`` (for what-ifs).
+``sections.json``, ``report.html`` (when the report module is present),
+``set-aside.csv`` and ``result.pickle`` (for what-ifs and the PDF, which is
+made when first asked for).
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def run_job(run_dir: Path, progress: Callable[[str, int, int], None]) -> None:
         raise type(exc)(_renamed(str(exc), names)) from None
     for report in result.reports:
         report.file = names.get(report.file, report.file)
-    outputs = 6
+    # the PDF (seconds of layout) is made on its first download, from result.pickle
+    outputs = 5
     progress("write", 0, outputs)
     doc = result.to_dict()
     _write_text(run_dir / "result.json", json.dumps(doc, indent=1, allow_nan=False))
@@ -137,15 +139,6 @@ def run_job(run_dir: Path, progress: Callable[[str, int, int], None]) -> None:
         with atomic_write(run_dir / "report.html") as tmp:
             write_html(result, tmp)
     progress("write", 4, outputs)
-    write_pdf = optional("keymoments.report.pdf", "write_pdf")
-    if write_pdf is not None:
-        try:
-            with atomic_write(run_dir / "report.pdf") as tmp:
-                write_pdf(result, tmp)
-        except KeymomentsError as exc:
-            # the PDF needs a browser; the rest of the run is still good
-            _write_text(run_dir / "report.pdf.error", str(exc))
-    progress("write", 5, outputs)
     # what-ifs need the fitted object: keep it without its engine connection
     result._engine = None
     result._set_aside = []

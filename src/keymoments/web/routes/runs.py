@@ -19,7 +19,7 @@ from keymoments.web.exports import csv_text, frame_records
 from keymoments.web.render import page, wants_json
 from keymoments.web.routes.workspaces import run_out
 from keymoments.web.schemas import PlanOut, RunOut
-from keymoments.web.store import ID_PATTERN, NotFound, Run, Store
+from keymoments.web.store import ID_PATTERN, NotFound, Run, Store, atomic_write
 from keymoments.web.worker import SECTIONS, optional
 
 __all__ = ["router"]
@@ -89,7 +89,8 @@ def run_page(request: Request, run_id: RunId) -> Response:
         service=service,
         available={
             name: (store.run_dir(run) / file).exists() for name, (file, _) in DOWNLOADS.items()
-        },
+        }
+        | {"report.pdf": optional("keymoments.report.pdf", "write_pdf") is not None},
     )
 
 
@@ -125,10 +126,27 @@ def retry(request: Request, run_id: RunId) -> Response:
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
 
+def _make_pdf(store: Store, run: Run, path: Path) -> None:
+    """Lay out the PDF report of a finished run (seconds; once, then it is kept)."""
+    write_pdf = optional("keymoments.report.pdf", "write_pdf")
+    if write_pdf is None:
+        return
+    result = _result(store, run)
+    try:
+        with atomic_write(path) as tmp:
+            write_pdf(result, tmp)
+    except KeymomentsError as exc:
+        # e.g. the PDF libraries are missing: say so on every later try, quickly
+        (path.parent / (path.name + ".error")).write_text(str(exc), encoding="utf-8")
+
+
 def _download(request: Request, run_id: str, name: str) -> Response:
     file, media = DOWNLOADS[name]
-    run, folder = _finished(_store(request), run_id)
+    store = _store(request)
+    run, folder = _finished(store, run_id)
     path = folder / file
+    if name == "report.pdf" and not path.exists() and not (folder / (file + ".error")).exists():
+        _make_pdf(store, run, path)
     if not path.exists():
         if name == "set-aside.csv":
             raise NotFound("set-aside.csv (no row was set aside in this run)")
@@ -176,7 +194,7 @@ def download_html(request: Request, run_id: RunId) -> Response:
 
 @router.get("/runs/{run_id}/report.pdf", responses={200: {"content": {"application/pdf": {}}}})
 def download_pdf(request: Request, run_id: RunId) -> Response:
-    """The PDF report."""
+    """The PDF report (laid out on the first request, then kept)."""
     return _download(request, run_id, "report.pdf")
 
 
