@@ -279,3 +279,30 @@ def test_charts_draw_offline_in_chromium(evil: AnalysisResult, tmp_path: Path) -
     assert dom.count("<svg") >= N_CHARTS
     # the hostile name is drawn as text inside the chart, not run
     assert "alert(1)" in dom and "<script>alert(1)" not in dom
+
+
+def test_barriers_section_shows_the_barriers_figures(health: AnalysisResult) -> None:
+    barriers = health.barriers
+    assert barriers is not None
+    section = next(s for s in build_sections(health) if s.id == "barriers")
+    assert section.present and section.title == barriers.title
+    table = section.figures[0].table
+    assert table is not None
+    assert table.columns[:4] == ["moment", "name", "prevalence", "odds ratio"]
+    summary = barriers.summary
+    for row, est in zip(table.rows, summary.itertuples(), strict=True):
+        assert row[0] == health.moment(est.moment).name  # ids shown by their names
+        assert row[1] == est.name
+        assert row[2] == f"{est.prevalence:.1%}"
+        assert row[5] == f"{est.attributable_fraction:.1%}"
+        assert row[6] == f"[{est.af_lo:.1%}, {est.af_hi:.1%}]"
+
+
+def test_a_key_moments_why_names_its_main_barriers(health: AnalysisResult, page: str) -> None:
+    barriers = health.barriers
+    assert barriers is not None
+    top = barriers.drivers("appointment")[0]
+    af, (lo, hi) = top.attributable_fraction, top.ci
+    assert af is not None and lo is not None and hi is not None
+    text = re.sub(r"\s+", " ", " ".join(parse(page).text))
+    assert f"What stops people here: {top.name} explains {af:.0%} [{lo:.0%} to {hi:.0%}]" in text

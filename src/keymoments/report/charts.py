@@ -30,6 +30,7 @@ __all__ = [
     "OKABE_ITO",
     "QUADRANT_COLOURS",
     "QUADRANT_NAMES",
+    "house_style",
     "plot_alignment_map",
     "plot_gearing_intervals",
     "plot_journey_map",
@@ -93,6 +94,20 @@ def unique_labels(labels: list[str]) -> list[str]:
         seen[label] = k + 1
         out.append(label + "\u200b" * k)
     return out
+
+
+def house_style(chart: Any) -> Any:
+    """Another part's chart in the report's style: its font, facet labels above their
+    panels and not across the axis labels, long labels given room."""
+    if not hasattr(chart, "configure_header"):
+        return chart
+    return (
+        chart.configure(font=_FONT)
+        .configure_axis(labelLimit=260)
+        .configure_header(
+            labelAngle=0, labelAlign="left", labelOrient="top", labelFontWeight="bold"
+        )
+    )
 
 
 def _configure(chart: Any) -> Any:

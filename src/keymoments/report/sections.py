@@ -495,6 +495,15 @@ def alignment_section(result: AnalysisResult) -> Section:
 
 # lower and upper bound columns that one "[lo, hi]" column replaces, in a results table
 _INTERVAL_PAIRS = (("lo", "hi"), ("or_lo", "or_hi"), ("af_lo", "af_hi"))
+_INTERVAL_NAMES = {
+    "lo": "interval",
+    "or_lo": "odds ratio interval",
+    "af_lo": "attributable fraction interval",
+}
+
+
+# a folded interval is a percentage when the estimate beside it is
+_PCT_OF = (("lo", "mean"), ("af_lo", "attributable_fraction"))
 
 
 def _fold_intervals(frame: pd.DataFrame) -> pd.DataFrame:
@@ -507,14 +516,17 @@ def _fold_intervals(frame: pd.DataFrame) -> pd.DataFrame:
             ]
             position = list(out.columns).index(lo)
             out = out.drop(columns=[lo, hi])
-            name = "interval" if lo == "lo" else f"{lo.removesuffix('_lo')} interval"
+            name = _INTERVAL_NAMES.get(lo, "interval")
             out.insert(position, name, pd.Series(pairs, index=out.index, dtype=object))
     return out
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any, percent: bool = False) -> str:
     if isinstance(v, list | tuple) and all(isinstance(x, int | float) for x in v):
-        return "[" + ", ".join(fmt_number(x) for x in v) + "]"
+        show = (lambda x: _pct(x, 1)) if percent else fmt_number
+        return "[" + ", ".join(show(x) for x in v) + "]"
+    if percent and isinstance(v, int | float) and not isinstance(v, bool):
+        return _pct(float(v), 1)
     if hasattr(v, "item") and callable(v.item) and not isinstance(v, list | tuple):
         v = v.item()  # numpy scalars
     if isinstance(v, bool):
@@ -531,12 +543,18 @@ def frame_table(
     caption: str,
     *,
     columns: Sequence[str] | None = None,
+    percent: Sequence[str] = (),
+    moment_names: dict[str, str] | None = None,
     max_rows: int = 40,
 ) -> Table:
     """A DataFrame as display strings: numbers formatted, ``lo``/``hi`` folded to ``[lo, hi]``.
 
-    ``columns``: the ones to show, in order, where present (all when ``None``).
+    ``columns``: the ones to show, in order, where present (all when ``None``);
+    ``percent``: columns (and their folded intervals) shown as percentages;
+    ``moment_names``: moment ids in a ``moment`` column are shown by their names.
     """
+    if moment_names and "moment" in frame.columns:
+        frame = frame.assign(moment=[moment_names.get(str(v), v) for v in frame["moment"]])
     if columns is not None:
         keep = [c for c in columns if c in frame.columns]
         if len(keep) >= 2:  # otherwise the object changed shape: show all it has
@@ -546,7 +564,15 @@ def frame_table(
         pd.api.types.is_numeric_dtype(shown[c]) or str(c).endswith("interval")
         for c in shown.columns
     ]
-    rows = [[_cell(v) for v in rec] for rec in shown.itertuples(index=False)]
+    as_pct = [
+        str(c) in percent
+        or any(str(c) == _INTERVAL_NAMES.get(lo) and hi_of in percent for lo, hi_of in _PCT_OF)
+        for c in shown.columns
+    ]
+    rows = [
+        [_cell(v, p) for v, p in zip(rec, as_pct, strict=True)]
+        for rec in shown.itertuples(index=False)
+    ]
     if len(frame) > max_rows:
         caption += f" (first {max_rows} of {len(frame)} rows)"
     return Table(
@@ -568,6 +594,7 @@ class _PartView:
 
     columns: tuple[str, ...] | None
     plots: tuple[str, ...]
+    percent: tuple[str, ...] = ()
 
 
 # Column names and plot methods of the results objects (INTERFACES.md); a name
@@ -581,11 +608,13 @@ _PART_VIEWS = {
         ("outcome", "name", "importance", "lo", "hi", "share", "class", "performance",
          "quadrant"),
         ("plot", "plot_quadrants", "plot_penalty_reward"),
+        ("share",),
     ),
     "barriers": _PartView(
         ("moment", "name", "prevalence", "odds_ratio", "or_lo", "or_hi",
          "attributable_fraction", "af_lo", "af_hi", "status"),
         ("plot", "plot_odds_ratios"),
+        ("prevalence", "attributable_fraction"),
     ),
     "portfolio": _PartView(
         ("name", "moment", "barrier", "effect", "cost", "chosen", "value_alone",
@@ -613,7 +642,13 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
         s.paragraphs.append(headline)
     summary = getattr(part, "summary", None)
     table = (
-        frame_table(summary, f"{title}: the figures", columns=view.columns)
+        frame_table(
+            summary,
+            f"{title}: the figures",
+            columns=view.columns,
+            percent=view.percent,
+            moment_names={m.id: m.name for m in result.moments},
+        )
         if isinstance(summary, pd.DataFrame) and len(summary)
         else None
     )
@@ -621,7 +656,7 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
         method = getattr(part, name, None)
         if method is None:
             continue
-        chart = method()
+        chart = charts.house_style(method())
         first = not s.figures
         s.figures.append(
             Figure(
