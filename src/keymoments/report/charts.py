@@ -263,6 +263,7 @@ def plot_journey_map(result: AnalysisResult) -> alt.FacetChart:
             title=alt.Title(
                 f"{result.service.name}: the journey",
                 subtitle="gearing for each side (★ = key moment) and the share who break it",
+                offset=14,  # keeps the subtitle clear of the stage names
             ),
             description=_journey_description(result),
         )
