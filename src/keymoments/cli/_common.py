@@ -100,11 +100,13 @@ def write_outputs(
     if html_path is not None:
         from keymoments.report.html import write_html
 
-        written.append(("report (HTML)", write_html(result, html_path)))
+        with err_console.status("Writing the HTML report…"):
+            written.append(("report (HTML)", write_html(result, html_path)))
     if pdf_path is not None:
         from keymoments.report.pdf import write_pdf
 
-        written.append(("report (PDF)", write_pdf(result, pdf_path)))
+        with err_console.status("Writing the PDF report (a few seconds)…"):
+            written.append(("report (PDF)", write_pdf(result, pdf_path)))
     if result.n_set_aside:
         target = set_aside_path or _default_set_aside(json_path)
         n = result.write_set_aside(target)
