@@ -156,6 +156,10 @@ def test_page_is_self_contained(page: str) -> None:
     for name, script in zip(STATIC_FILES, inline, strict=False):
         assert script["body"] == static_path(name).read_text(encoding="utf-8")
     assert "sourceMappingURL" not in page
+    # and the browser is told to fetch nothing (the Chromium test draws the charts under it)
+    csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page)
+    assert csp is not None and csp.group(1).startswith("default-src 'none';")
+    assert "connect-src" not in csp.group(1)  # falls back to 'none': no fetch, no XHR
 
 
 def test_every_chart_has_its_spec_alt_text_and_inline_data(page: str) -> None:
