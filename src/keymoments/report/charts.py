@@ -73,6 +73,10 @@ _QUADRANT_SHAPES = {
     "minor": "circle",
 }
 _FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
+_CATEGORY_COLOURS = [
+    OKABE_ITO[c]
+    for c in ("blue", "orange", "green", "vermillion", "sky_blue", "purple", "yellow", "black")
+]
 
 
 def wrap_label(text: str, width: int = 16) -> str:
@@ -107,6 +111,10 @@ def house_style(chart: Any) -> Any:
         .configure_header(
             labelAngle=0, labelAlign="left", labelOrient="top", labelFontWeight="bold"
         )
+        # categories without a palette of their own get Okabe & Ito's, in this order
+        .configure_range(category=_CATEGORY_COLOURS)
+        # a moment per column needs room for its name
+        .configure_view(discreteWidth={"step": 64})
     )
 
 
