@@ -306,7 +306,10 @@ def headline_section(result: AnalysisResult) -> Section:
             s.paragraphs.append(headline)
     plan = getattr(result, "portfolio", None)
     if plan is not None:
-        s.paragraphs.append(_plan_sentence(plan))
+        headline = getattr(plan, "headline", None)
+        s.paragraphs.append(
+            headline if isinstance(headline, str) and headline else _plan_sentence(plan)
+        )
     for message in result.warnings:
         s.notes.append(f"Warning: {message}")
     return s
@@ -635,11 +638,11 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
     view = _PART_VIEWS.get(attr, _PartView(None, ("plot",)))
     title = str(getattr(part, "title", fallback_title) or fallback_title)
     s = Section(attr, title)
-    if attr == "portfolio":
-        s.paragraphs.append(_plan_sentence(part))
     headline = getattr(part, "headline", None)
     if isinstance(headline, str) and headline:
         s.paragraphs.append(headline)
+    elif attr == "portfolio":
+        s.paragraphs.append(_plan_sentence(part))
     summary = getattr(part, "summary", None)
     table = (
         frame_table(
