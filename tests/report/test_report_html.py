@@ -310,3 +310,43 @@ def test_a_key_moments_why_names_its_main_barriers(health: AnalysisResult, page:
     assert af is not None and lo is not None and hi is not None
     text = re.sub(r"\s+", " ", " ".join(parse(page).text))
     assert f"What stops people here: {top.name} explains {af:.0%} [{lo:.0%} to {hi:.0%}]" in text
+
+
+class _Plan:
+    """A plan as INTERFACES.md describes the portfolio (no headline of its own)."""
+
+    title = "The plan"
+
+    def __init__(self) -> None:
+        self.summary = pd.DataFrame(
+            {"id": ["sms", "taxi"], "name": ["Text reminder", EVIL], "chosen": [True, False]}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "budget": 25000,
+            "chosen": ["sms"],
+            "cost": 2480.0,
+            "gain": {"check_completed": 0.01},
+            "value": 68085.4,
+            "uncertainty": {"value": {"p5": 60000.2, "p95": 75000.9}},
+            "payback_months": 0.437,
+        }
+
+    def plot(self) -> alt.Chart:
+        return alt.Chart(self.summary).mark_point().encode(x="id:N", y="name:N")
+
+
+def test_a_plan_without_a_headline_is_said_in_a_sentence(health: AnalysisResult) -> None:
+    import copy
+
+    result = copy.deepcopy(health)
+    result.portfolio = _Plan()  # type: ignore[assignment]
+    sections = {s.id: s for s in build_sections(result)}
+    sentence = (
+        "The plan: fund Text reminder for 2,480 a year (budget 25,000); it returns 68,085 a "
+        "year (90% of simulations 60,000 to 75,001), paying back in 0.4 months."
+    )
+    assert sentence in sections["headline"].paragraphs
+    assert sections["portfolio"].paragraphs == [sentence]
+    assert EVIL not in render_report(result)
