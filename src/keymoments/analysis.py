@@ -220,7 +220,10 @@ def analyse(
                 progress=lambda done, total: notify("barriers", done, total),
             )
         result.n_events_filtered = n_filtered
-        result.warnings = [str(w.message) for w in caught]
+        result._journey = data
+        if service.interventions:
+            _plan(result, notify)
+        result.warnings = [str(w.message) for w in caught] + result.warnings
         kept = [(w.message, w.category) for w in caught]
         result._set_aside = [r for r in reports if r.set_aside_rows is not None and r.n_set_aside]
         result._engine = eng
@@ -228,6 +231,19 @@ def analyse(
     for message, category in kept:
         warnings.warn(message, category, stacklevel=2)
     return result
+
+
+def _plan(result: AnalysisResult, notify: Progress) -> None:
+    """The best plan under the model's budget, when the model has interventions.
+
+    Its notes (interventions left out, gaps widened) join the result's warnings.
+    """
+    from keymoments.portfolio import optimise
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticsWarning)
+        result.portfolio = optimise(result, progress=notify)
+    result.warnings.extend(result.portfolio.notes)
 
 
 def _warn_about_estimates(service: Service, impacts: Impacts) -> None:

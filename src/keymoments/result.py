@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from keymoments.data.engine import Engine
     from keymoments.data.readers import ReadReport
     from keymoments.experience.barrier_results import BarrierResults
+    from keymoments.journey.fit import JourneyData
 
 __all__ = ["AnalysisResult", "MomentResult", "json_safe"]
 
@@ -121,6 +122,9 @@ class AnalysisResult:
     n_events_filtered: int = 0
     warnings: list[str] = field(default_factory=list)
     barriers: BarrierResults | None = None
+    # the best plan under the budget (keymoments.portfolio), when the model has interventions
+    portfolio: Any = None
+    _journey: JourneyData | None = field(default=None, repr=False)
     _set_aside: list[ReadReport] = field(default_factory=list, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
@@ -199,7 +203,7 @@ class AnalysisResult:
             "drivers": {},
             "barriers": self.barriers.to_dict() if self.barriers else [],
             "moment_barriers": self.barriers.moments_to_dict() if self.barriers else [],
-            "portfolio": {},
+            "portfolio": self.portfolio.to_dict() if self.portfolio is not None else {},
             "after_break": [
                 self.after_break[m.id].to_dict() for m in self.moments if m.id in self.after_break
             ],

@@ -30,7 +30,7 @@ from keymoments.journey.states import StateSpace
 from keymoments.journey.summaries import JourneySummary
 from keymoments.model import Service
 
-__all__ = ["Evaluation", "JourneyData", "evaluate"]
+__all__ = ["Evaluation", "FittedChains", "JourneyData", "evaluate", "fit_chains"]
 
 Array = NDArray[np.float64]
 # Cases with an observed numeric outcome needed, per regressor, before a segment
@@ -302,6 +302,43 @@ def _rewards(data: JourneyData, y_sum: Array, y_n: Array) -> tuple[Array, Array]
         else:
             rewards[g], intercepts[g] = pooled
     return rewards, intercepts
+
+
+@dataclass
+class FittedChains:
+    """The per-segment chains and numeric-outcome rewards of one weighting ``w``.
+
+    ``probs`` is (segments, from, to) as in :func:`evaluate`; ``seg_w`` the
+    segment weights (summing to one); ``rewards[o]`` (segments, states) and
+    ``intercepts[o]`` (segments,) give numeric outcome ``o`` as a constant plus
+    a reward per visit. What-if questions (:mod:`keymoments.portfolio`) change
+    ``probs`` and recompute the outcomes from these exactly.
+    """
+
+    probs: Array
+    seg_w: Array
+    rewards: dict[str, Array]
+    intercepts: dict[str, Array]
+
+
+def fit_chains(
+    data: JourneyData,
+    service: Service,
+    w: Array,
+    *,
+    y_sums: dict[str, Array] | None = None,
+    y_counts: dict[str, Array] | None = None,
+) -> FittedChains:
+    """The chains :func:`evaluate` fits for weighting ``w``, for reuse elsewhere."""
+    probs, seg_w = _segment_chains(data, w)
+    rewards: dict[str, Array] = {}
+    intercepts: dict[str, Array] = {}
+    for o in service.outcomes:
+        if o.kind != "binary":
+            ys = (y_sums or data.sum_y)[o.id]
+            yn = (y_counts or data.n_y)[o.id]
+            rewards[o.id], intercepts[o.id] = _rewards(data, ys, yn)
+    return FittedChains(probs=probs, seg_w=seg_w, rewards=rewards, intercepts=intercepts)
 
 
 def evaluate(

@@ -1,0 +1,122 @@
+"""The frontier of user gain against provider gain, across budgets and weights.
+
+Each perspective's score is its money per year when any of its outcomes
+counts as money, otherwise the sum of its outcomes' gains per case (in their
+own units). For every budget on a grid and every weight ``a`` from 0 to 1,
+the exact chain program finds the plan maximising
+``a · user / U* + (1 − a) · provider / P*``, where ``U*`` and ``P*`` are the
+best each side can get alone at the largest budget. The points that no other
+point beats on both sides form the frontier; the **sweet-spot plan** is the
+frontier plan whose worse side does best (the largest ``min(user / U*,
+provider / P*)``), the cheaper one on a tie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from keymoments.model import PERSPECTIVES
+from keymoments.portfolio.context import PlanContext
+from keymoments.portfolio.optimise import best_plans, evaluate_plans
+
+__all__ = ["frontier", "perspective_scores"]
+
+Array = NDArray[np.float64]
+ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def perspective_scores(ctx: PlanContext) -> tuple[dict[str, Array], dict[str, str]]:
+    """Per perspective: coefficients on the outcomes' per-case gains, and their unit."""
+    val = ctx.valuation
+    coef: dict[str, Array] = {}
+    unit: dict[str, str] = {}
+    outs = ctx.service.outcomes
+    for p in PERSPECTIVES:
+        mine = np.array([o.perspective == p for o in outs])
+        money = val.money_per_unit * val.volume * mine
+        if np.any(money != 0):
+            coef[p] = money
+            unit[p] = "money a year"
+        else:
+            coef[p] = mine.astype(float)
+            names = [o.id for o in outs if o.perspective == p]
+            unit[p] = ("gain per case: " + " + ".join(names)) if names else "none"
+    return coef, unit
+
+
+def frontier(
+    ctx: PlanContext,
+    *,
+    budgets: Sequence[float] | None = None,
+    alphas: Sequence[float] = ALPHAS,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Plans across budgets and user/provider weights (see module doc).
+
+    Columns: ``budget``, ``alpha`` (weight on the user), ``plan`` (ids, ``+``
+    joined), ``cost``, ``user``, ``provider``, ``value``, ``on_frontier``,
+    ``sweet_spot``.
+    """
+    coef, _ = perspective_scores(ctx)
+    usable = ctx.usable()
+    total_cost = float(sum(ctx.candidates[p].cost for p in usable))
+    if budgets is None:
+        grid = list(np.linspace(0.0, total_cost, 6)[1:])
+        if ctx.service.budget is not None:
+            grid.append(float(ctx.service.budget))
+        budgets = sorted(set(round(b, 6) for b in grid))
+    top_budget = max(budgets) if budgets else None
+
+    def solve(c: Array, budget: float | None) -> list[int]:
+        plans = best_plans(ctx, c, budget=budget, include=include, exclude=exclude, top=1)
+        return plans[0] if plans else []
+
+    best_user = solve(coef["user"], top_budget)
+    best_provider = solve(coef["provider"], top_budget)
+    (gu, gp), _ = evaluate_plans(ctx, [best_user, best_provider])
+    u_star = float(gu @ coef["user"]) or 1.0
+    p_star = float(gp @ coef["provider"]) or 1.0
+    u_star = u_star if u_star > 0 else 1.0
+    p_star = p_star if p_star > 0 else 1.0
+    rows = []
+    total = len(budgets) * len(alphas)
+    done = 0
+    for budget in budgets:
+        for a in alphas:
+            c = a * coef["user"] / u_star + (1 - a) * coef["provider"] / p_star
+            plan = solve(c, budget)
+            gain, _ = evaluate_plans(ctx, [plan])
+            rows.append(
+                {
+                    "budget": float(budget),
+                    "alpha": float(a),
+                    "plan": "+".join(ctx.candidates[p].id for p in plan) or "(nothing)",
+                    "cost": float(sum(ctx.candidates[p].cost for p in plan)),
+                    "user": float(gain[0] @ coef["user"]),
+                    "provider": float(gain[0] @ coef["provider"]),
+                    "value": float(ctx.valuation.total(gain[0])),
+                }
+            )
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    u, p = frame["user"].to_numpy(), frame["provider"].to_numpy()
+    dominated = np.array(
+        [bool(np.any((u >= u[i]) & (p >= p[i]) & ((u > u[i]) | (p > p[i])))) for i in range(len(u))]
+    )
+    frame["on_frontier"] = ~dominated
+    balance = np.minimum(u / u_star, p / p_star)
+    balance = np.where(frame["on_frontier"], balance, -np.inf)
+    best = np.flatnonzero(np.isclose(balance, balance.max()))
+    pick = int(best[np.argmin(frame["cost"].to_numpy()[best])])
+    frame["sweet_spot"] = frame["plan"] == frame["plan"].iloc[pick]
+    return frame

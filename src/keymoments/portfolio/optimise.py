@@ -1,0 +1,305 @@
+"""The best portfolio under a budget: exact on the chain, by integer programming (HiGHS).
+
+The program (:mod:`keymoments.portfolio.milp`) is the fitted chain itself, so
+the plan it proves best is best on the chain, interactions included. The
+runner-up is the best plan once the winner is cut off (a no-good cut), and
+both are re-evaluated with plain linear algebra (:mod:`keymoments.portfolio.chain`)
+for the figures reported.
+
+Example:
+    >>> import keymoments
+    >>> from keymoments.portfolio import optimise
+    >>> ex = keymoments.examples.load_health_check(n_cases=2000)
+    >>> result = keymoments.analyse(ex.service, events=ex.events, cases=ex.cases, bootstrap=0)
+    >>> plan = optimise(result, budget=10_000, uncertainty=False)
+    >>> plan.cost <= 10_000
+    True
+    >>> "sms_reminder" in plan.chosen
+    True
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from keymoments.errors import ModelError, StatisticsWarning
+from keymoments.portfolio.context import PlanContext
+from keymoments.portfolio.interventions import Option, factors_of, options_by_moment
+from keymoments.portfolio.milp import ChainProgram
+from keymoments.portfolio.results import InterventionRow, Plan, Portfolio
+from keymoments.portfolio.uncertainty import N_CHAINS, monte_carlo
+
+__all__ = ["best_plans", "evaluate_plans", "optimise"]
+
+Array = NDArray[np.float64]
+Objective = Literal["value", "net"]
+Progress = Callable[[str, int, int], None]
+# Plans of equal value are told apart by cost, the cheaper first (a millionth of
+# the cost weighs less than any difference in value worth reporting).
+_TIE_BREAK = 1e-6
+
+
+def evaluate_plans(ctx: PlanContext, plans: Sequence[Sequence[int]]) -> tuple[Array, Array]:
+    """Exact outcome gains (P, O) and per-segment gains (P, G, O) of plans (candidate positions)."""
+    factors = [ctx.chain.identity()] + [
+        factors_of(p, ctx.candidates, ctx.chain.n_moments, barrier_models=ctx.barrier_models)
+        for p in plans
+    ]
+    ev = ctx.chain.evaluate(np.stack(factors))
+    return ev.outcomes[1:] - ev.outcomes[0], ev.per_segment[1:] - ev.per_segment[:1]
+
+
+def _program(
+    ctx: PlanContext,
+    coefficients: Array,
+    *,
+    net: bool,
+    budget: float | None,
+    include: Sequence[str],
+    exclude: Sequence[str],
+) -> tuple[ChainProgram, dict[int, list[Option]]]:
+    allowed = ctx.usable()
+    cands = [ctx.candidates[p] for p in allowed]
+    opts = options_by_moment(
+        cands, barrier_models=ctx.barrier_models, include=include, exclude=exclude
+    )
+    # options index the usable list; map back to positions in the full candidate list
+    remapped = {
+        m: [
+            Option(o.moment_index, tuple(allowed[p] for p in o.members), o.factor, o.cost)
+            for o in ol
+        ]
+        for m, ol in opts.items()
+    }
+    program = ChainProgram(ctx.chain, remapped, coefficients, net=net, budget=budget)
+    if not net:
+        program.c[: program.n_lam] -= _TIE_BREAK * program.costs[: program.n_lam]
+    return program, remapped
+
+
+def best_plans(
+    ctx: PlanContext,
+    coefficients: Array,
+    *,
+    net: bool = False,
+    budget: float | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    top: int = 2,
+) -> list[list[int]]:
+    """The ``top`` best plans (candidate positions), best first, by the exact chain program."""
+    program, opts = _program(
+        ctx, coefficients, net=net, budget=budget, include=include, exclude=exclude
+    )
+    found: list[list[int]] = []
+    avoid: list[dict[int, int]] = []
+    for _ in range(top):
+        sol = program.solve(avoid=avoid)
+        if sol is None:
+            break
+        avoid.append(sol.choice)
+        found.append(sorted(p for m, k in sol.choice.items() for p in opts[m][k].members))
+        if not sol.choice:
+            break
+    return found
+
+
+def _check_ids(ctx: PlanContext, ids: Sequence[str], what: str) -> list[str]:
+    for cid in ids:
+        ctx.candidate(cid)
+    usable = {ctx.candidates[p].id for p in ctx.usable()}
+    missing = [c for c in ids if c not in usable]
+    if missing and what == "include":
+        raise ModelError(
+            f"cannot include {', '.join(missing)}: barrier interventions need their barrier "
+            "model, which this analysis does not have"
+        )
+    return list(ids)
+
+
+def optimise(
+    result: Any,
+    *,
+    budget: float | None = None,
+    objective: Objective = "value",
+    weights: Mapping[str, float] | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    uncertainty: bool = True,
+    n_draws: int = 400,
+    seed: int = 0,
+    chain_bootstrap: int | None = None,
+    progress: Progress | None = None,
+    context: PlanContext | None = None,
+) -> Portfolio:
+    """The set of interventions worth most within the budget, exactly on the fitted chain.
+
+    Args:
+        result: an :class:`~keymoments.result.AnalysisResult` (from ``analyse``).
+        budget: the most the plan may cost a year (default: the model's
+            ``budget``; none means no limit).
+        objective: ``"value"`` (money per year) or ``"net"`` (value minus cost).
+        weights: perspective or outcome weights for money, e.g.
+            ``{"user": 1, "provider": 1, "experience": 40}`` (see
+            :mod:`keymoments.portfolio.context`).
+        include: interventions the plan must contain; ``exclude``: ones it must not.
+        uncertainty: run the Monte Carlo over effect ranges and the chain bootstrap.
+        n_draws: Monte Carlo draws.
+        seed: Monte Carlo seed.
+        chain_bootstrap: bootstrap refits of the chain shared out among the draws
+            (default: as many as the analysis' bootstrap, at most 100; 0: effects only).
+        progress: called as ``progress(stage, done, total)``.
+
+    Returns:
+        A :class:`~keymoments.portfolio.results.Portfolio`.
+    """
+    if objective not in ("value", "net"):
+        raise ModelError(f"unknown objective {objective!r}: use 'value' or 'net'")
+    ctx = context or PlanContext.of(result, weights=weights)
+    if context is not None and weights is not None:
+        ctx = ctx.with_weights(weights)
+    service = ctx.service
+    if budget is None:
+        budget = service.budget
+    if budget is not None and budget < 0:
+        raise ModelError(f"budget {budget} is negative; give a budget of 0 or more")
+    _check_ids(ctx, include, "include")
+    _check_ids(ctx, exclude, "exclude")
+    both = set(include) & set(exclude)
+    if both:
+        raise ModelError(f"{', '.join(sorted(both))}: both included and excluded")
+    notify = progress or (lambda stage, done, total: None)
+    notify("plan", 0, 1)
+    val = ctx.valuation
+    coefficients = val.money_per_unit * val.volume
+    plans = best_plans(
+        ctx,
+        coefficients,
+        net=objective == "net",
+        budget=budget,
+        include=include,
+        exclude=exclude,
+        top=2,
+    )
+    if not plans:
+        raise ModelError(
+            f"no plan fits: the interventions that must be included cost more than the "
+            f"budget of {budget:,.0f}"
+        )
+    notify("plan", 1, 1)
+    singles = [[p] for p in range(len(ctx.candidates)) if p in set(ctx.usable())]
+    best = plans[0]
+    without = [[q for q in best if q != p] for p in best]
+    gains, seg_gains = evaluate_plans(ctx, [*plans, *singles, *without])
+    n_plans = len(plans)
+    plan_objs = []
+    for j, members in enumerate(plans):
+        plan_objs.append(_plan(ctx, members, gains[j], seg_gains[j]))
+    single_value = {
+        singles[j][0]: float(val.total(gains[n_plans + j])) for j in range(len(singles))
+    }
+    plan_value = plan_objs[0].value
+    marginal = {
+        p: plan_value - float(val.total(gains[n_plans + len(singles) + j]))
+        for j, p in enumerate(best)
+    }
+    rows = []
+    usable = set(ctx.usable())
+    for p, c in enumerate(ctx.candidates):
+        alone = single_value.get(p)
+        rows.append(
+            InterventionRow(
+                id=c.id,
+                name=c.name,
+                moment=c.moment,
+                barrier=c.barrier,
+                effect=c.effect,
+                effect_range=c.effect_range,
+                cost=c.cost,
+                chosen=p in best,
+                value_alone=alone,
+                value_in_plan=marginal.get(p),
+                usable=p in usable,
+            )
+        )
+    portfolio = Portfolio(
+        service_name=service.name,
+        budget=budget,
+        objective=objective,
+        weights=dict(val.weights),
+        include=list(include),
+        exclude=list(exclude),
+        plan=plan_objs[0],
+        runner_up=plan_objs[1] if n_plans > 1 else None,
+        interventions=rows,
+        volume=val.volume,
+        volume_from_data=ctx.volume_from_data,
+        outcomes=[o.id for o in service.outcomes],
+        perspective={o.id: o.perspective for o in service.outcomes},
+        counted={o.id: c for o, c in zip(service.outcomes, val.counted, strict=True)},
+        segments=_segment_names(ctx),
+        context=ctx,
+    )
+    portfolio.check_equity()
+    portfolio.notes = _notes(ctx, include, exclude) + portfolio.equity_warnings
+    if chain_bootstrap is None:
+        chain_bootstrap = min(int(getattr(result, "n_boot", 0) or 0), N_CHAINS)
+    if uncertainty:
+        portfolio.uncertainty = monte_carlo(
+            ctx,
+            [plan_objs[0].members, *([plan_objs[1].members] if n_plans > 1 else [])],
+            objective=objective,
+            n_draws=n_draws,
+            seed=seed,
+            n_chains=chain_bootstrap,
+            progress=lambda done, total: notify("uncertainty", done, total),
+        )
+    for note in portfolio.equity_warnings:
+        warnings.warn(note, StatisticsWarning, stacklevel=2)
+    return portfolio
+
+
+def _notes(ctx: PlanContext, include: Sequence[str], exclude: Sequence[str]) -> list[str]:
+    notes = []
+    usable = set(ctx.usable())
+    left = [c.id for p, c in enumerate(ctx.candidates) if p not in usable]
+    if left:
+        notes.append(
+            f"barrier interventions {', '.join(left)} are left out of the plan: their "
+            "moments have no barrier model (it needs the barriers and a cases table)"
+        )
+    if ctx.volume_from_data:
+        notes.append(
+            f"the model gives no 'volume'; money a year uses the {ctx.valuation.volume:,.0f} "
+            "cases in the data as a year's volume"
+        )
+    return notes
+
+
+def _plan(ctx: PlanContext, members: list[int], gain: Array, seg_gain: Array) -> Plan:
+    val = ctx.valuation
+    outs = ctx.service.outcomes
+    cost = float(sum(ctx.candidates[p].cost for p in members))
+    money = val.per_year(gain)
+    value = float(np.nansum(money))
+    return Plan(
+        members=list(members),
+        chosen=[ctx.candidates[p].id for p in members],
+        cost=cost,
+        gain={o.id: float(gain[k]) for k, o in enumerate(outs)},
+        per_year={o.id: float(gain[k] * val.volume) for k, o in enumerate(outs)},
+        money={o.id: float(money[k]) for k, o in enumerate(outs)},
+        value=value,
+        by_perspective=val.by_perspective(gain),
+        segment_gain=np.asarray(seg_gain, dtype=float),
+    )
+
+
+def _segment_names(ctx: PlanContext) -> list[str]:
+    data = getattr(ctx.result, "_journey", None)
+    return list(data.segments) if data is not None else []
