@@ -8,7 +8,7 @@ Example:
     ['appointment']
 """
 
-from keymoments import examples
+from keymoments import examples, portfolio
 from keymoments.analysis import analyse
 from keymoments.errors import (
     DataError,
@@ -21,6 +21,7 @@ from keymoments.errors import (
     StatisticsWarning,
 )
 from keymoments.model import Service, load_service
+from keymoments.portfolio import Portfolio, WhatIf, optimise, what_if
 from keymoments.result import AnalysisResult, MomentResult
 
 __version__ = "0.1.0"
@@ -35,10 +36,15 @@ __all__ = [
     "ModelError",
     "MomentResult",
     "NotFittedError",
+    "Portfolio",
     "Service",
     "StatisticsWarning",
+    "WhatIf",
     "__version__",
     "analyse",
     "examples",
     "load_service",
+    "optimise",
+    "portfolio",
+    "what_if",
 ]

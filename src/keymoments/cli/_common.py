@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 console = Console()
 err_console = Console(stderr=True)
 
-_STAGES = {"read": "Reading", "summarise": "Summarising journeys", "bootstrap": "Bootstrap"}
+_STAGES = {
+    "read": "Reading",
+    "summarise": "Summarising journeys",
+    "bootstrap": "Bootstrap",
+    "plan": "Choosing the plan",
+    "uncertainty": "Monte Carlo",
+    "frontier": "Frontier",
+}
 
 
 @contextlib.contextmanager

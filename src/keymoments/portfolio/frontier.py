@@ -5,10 +5,12 @@ counts as money, otherwise the sum of its outcomes' gains per case (in their
 own units). For every budget on a grid and every weight ``a`` from 0 to 1,
 the exact chain program finds the plan maximising
 ``a · user / U* + (1 − a) · provider / P*``, where ``U*`` and ``P*`` are the
-best each side can get alone at the largest budget. The points that no other
-point beats on both sides form the frontier; the **sweet-spot plan** is the
-frontier plan whose worse side does best (the largest ``min(user / U*,
-provider / P*)``), the cheaper one on a tie.
+best each side can get alone at the largest budget. At each budget, the
+plans no other plan of that budget beats on both sides form its frontier
+(more money buys more of both, so across budgets the largest would dominate).
+The **sweet-spot plan** is the frontier plan, at the model's budget (or the
+largest traced), whose worse side does best (the largest
+``min(user / U*, provider / P*)``), the cheaper one on a tie.
 """
 
 from __future__ import annotations
@@ -110,13 +112,20 @@ def frontier(
     if frame.empty:
         return frame
     u, p = frame["user"].to_numpy(), frame["provider"].to_numpy()
+    b = frame["budget"].to_numpy()
+    # the frontier at each budget: plans no other plan within that budget beats on both sides
     dominated = np.array(
-        [bool(np.any((u >= u[i]) & (p >= p[i]) & ((u > u[i]) | (p > p[i])))) for i in range(len(u))]
+        [
+            bool(np.any((b == b[i]) & (u >= u[i]) & (p >= p[i]) & ((u > u[i]) | (p > p[i]))))
+            for i in range(len(u))
+        ]
     )
     frame["on_frontier"] = ~dominated
+    # the sweet spot is chosen at the model's budget (or the largest traced)
+    at = ctx.service.budget if ctx.service.budget in set(b.tolist()) else float(b.max())
     balance = np.minimum(u / u_star, p / p_star)
-    balance = np.where(frame["on_frontier"], balance, -np.inf)
+    balance = np.where(frame["on_frontier"] & (b == at), balance, -np.inf)
     best = np.flatnonzero(np.isclose(balance, balance.max()))
     pick = int(best[np.argmin(frame["cost"].to_numpy()[best])])
-    frame["sweet_spot"] = frame["plan"] == frame["plan"].iloc[pick]
+    frame["sweet_spot"] = (frame["plan"] == frame["plan"].iloc[pick]) & (b == at)
     return frame

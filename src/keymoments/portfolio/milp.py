@@ -306,7 +306,7 @@ class ChainProgram:
             constraints=LinearConstraint(A, np.array(lo), np.array(hi)),
             integrality=integrality,
             bounds=Bounds(np.zeros(self.n_vars), upper),
-            options={"mip_rel_gap": MIP_GAP, "presolve": True},
+            options={"mip_rel_gap": MIP_GAP, "presolve": False},
         )
         if res.status == 2:  # infeasible: every plan left is over budget or excluded
             return None

@@ -227,5 +227,9 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     if paths is not None:
         parts.append(paths)
     console.print(Group(*parts))  # type: ignore[arg-type]
+    if result.portfolio is not None:
+        from keymoments.report.plan import plan_panel
+
+        console.print(plan_panel(result.portfolio))
     for message in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)

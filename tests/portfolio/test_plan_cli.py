@@ -1,0 +1,70 @@
+"""``keymoments plan``: the table, the JSON section, and bad input as exit status 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from keymoments import examples
+from keymoments.cli import app
+
+runner = CliRunner()
+pytestmark = pytest.mark.filterwarnings("ignore:plan .* widens the gap")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return examples.write_example("health-check", tmp_path_factory.mktemp("hc"), n_cases=3000)
+
+
+def test_plan_prints_the_table_and_writes_the_contract(files, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    res = runner.invoke(
+        app,
+        [
+            "plan",
+            str(files["service"]),
+            "--budget",
+            "6000",
+            "--bootstrap",
+            "10",
+            "--draws",
+            "100",
+            "--weight",
+            "user=1,experience=20",
+            "--exclude",
+            "home_visit",
+            "--json",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    for text in ("Best plan", "ROI", "payback", "P(beats doing nothing)", "Frontier", "Text"):
+        assert text in res.output, text
+    doc = json.loads(out.read_text())["portfolio"]
+    assert {"budget", "chosen", "cost", "gain", "value"} <= set(doc)
+    assert doc["budget"] == 6000 and doc["cost"] <= 6000
+    assert "home_visit" not in doc["chosen"]
+    assert doc["weights"] == {"user": 1.0, "experience": 20.0}
+    assert doc["uncertainty"]["draws"] == 100
+    assert doc["frontier"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--objective", "profit"], "use 'value' or 'net'"),
+        (["--weight", "user"], "expected NAME=NUMBER"),
+        (["--weight", "patient=2"], "unknown weight 'patient'"),
+        (["--include", "sms"], "unknown intervention 'sms'"),
+    ],
+)
+def test_bad_options_exit_2(files, args: list[str], message: str) -> None:
+    res = runner.invoke(
+        app, ["plan", str(files["service"]), "--bootstrap", "0", "--draws", "0", *args]
+    )
+    assert res.exit_code == 2, res.output
+    assert message in res.output.replace("\n", "")
