@@ -71,14 +71,16 @@ def page(health: AnalysisResult) -> str:
     return render_report(health)
 
 
-# the journey map, gearing, alignment, and the barriers' attributable fractions and odds ratios
-N_CHARTS = 5
+# the journey map, gearing, alignment, the barriers' attributable fractions and odds ratios,
+# and the plan's value against cost, frontier and spread of its return
+N_CHARTS = 8
 
 
 def test_the_charts_counted_here_are_the_sections_figures(health: AnalysisResult) -> None:
     ids = [f.id for s in build_sections(health) for f in s.figures]
     assert ids == [
         "journey-map", "gearing", "alignment", "barriers-plot", "barriers-plot-odds-ratios",
+        "portfolio-plot", "portfolio-plot-frontier", "portfolio-plot-uncertainty",
     ]  # fmt: skip
     assert len(ids) == N_CHARTS
 
@@ -98,8 +100,9 @@ def test_sections_in_order_with_absent_parts_said_so(page: str) -> None:
         "portfolio", "data", "method",
     ]  # fmt: skip
     text = " ".join(parsed.text)
-    # the optional parts not built on this result (all but barriers): the reader is told
-    assert text.count("Not part of this analysis.") == 3
+    # the optional parts not built on this result (emotion, drivers): the reader is told;
+    # barriers and the plan are there (the health check lists barriers and interventions)
+    assert text.count("Not part of this analysis.") == 2
 
 
 def test_headline_names_the_key_moment_and_money(health: AnalysisResult, page: str) -> None:
@@ -251,7 +254,7 @@ def test_a_present_part_is_drawn_from_its_title_summary_and_plot(health: Analysi
     text = " ".join(parsed.text)
     assert "0.31" in text and "[0.2, 0.4]" in text  # lo and hi folded into one interval
     assert "relative weight" not in text  # the report picks the drivers' main columns
-    assert text.count("Not part of this analysis.") == 2
+    assert text.count("Not part of this analysis.") == 1
 
 
 def test_write_html_writes_the_page(health: AnalysisResult, tmp_path: Path) -> None:

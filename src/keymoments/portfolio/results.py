@@ -151,6 +151,21 @@ class Portfolio:
         """Money a year."""
         return self.plan.value
 
+    @property
+    def headline(self) -> str:
+        """One sentence: what to fund, what it costs and returns, how sure."""
+        chosen = ", ".join(r.name for r in self.interventions if r.chosen) or "nothing"
+        budget = "" if self.budget is None else f" within a budget of {self.budget:,.0f}"
+        text = (
+            f"Fund {chosen}{budget}: {self.cost:,.0f} a year for {self.value:,.0f} a year in money"
+        )
+        mc = self.uncertainty
+        if mc and mc.get("p_beats_nothing") is not None:
+            text += f"; it pays for itself with probability {mc['p_beats_nothing']:.0%}"
+            if mc.get("p_beats_runner_up") is not None:
+                text += f" and beats the runner-up with probability {mc['p_beats_runner_up']:.0%}"
+        return text + "."
+
     # -- tables ----------------------------------------------------------------------------
 
     @property
