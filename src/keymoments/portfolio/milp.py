@@ -29,7 +29,10 @@ when every row may mix its options freely, a relaxation of every plan.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +49,25 @@ __all__ = ["ChainProgram", "Solution"]
 Array = NDArray[np.float64]
 _FALLBACK_BOUND = 1e4
 MIP_GAP = 1e-9
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence the solver's C-level prints (some HiGHS builds print a debug line)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no file descriptor 1 (embedded interpreters): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
 
 
 @dataclass
@@ -301,13 +323,14 @@ class ChainProgram:
         integrality[: self.n_lam] = 1
         upper = np.full(self.n_vars, np.inf)
         upper[: self.n_lam] = 1.0
-        res = milp(
-            -self.c,
-            constraints=LinearConstraint(A, np.array(lo), np.array(hi)),
-            integrality=integrality,
-            bounds=Bounds(np.zeros(self.n_vars), upper),
-            options={"mip_rel_gap": MIP_GAP, "presolve": False},
-        )
+        with _quiet_stdout():
+            res = milp(
+                -self.c,
+                constraints=LinearConstraint(A, np.array(lo), np.array(hi)),
+                integrality=integrality,
+                bounds=Bounds(np.zeros(self.n_vars), upper),
+                options={"mip_rel_gap": MIP_GAP, "presolve": False},
+            )
         if res.status == 2:  # infeasible: every plan left is over budget or excluded
             return None
         if res.x is None:
