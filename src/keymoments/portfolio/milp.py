@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from keymoments.errors import EngineError
 from keymoments.portfolio.chain import ChainModel
@@ -48,7 +48,7 @@ __all__ = ["ChainProgram", "Solution"]
 
 Array = NDArray[np.float64]
 _FALLBACK_BOUND = 1e4
-MIP_GAP = 1e-9
+MIP_GAP = 1e-6
 
 
 @contextlib.contextmanager
@@ -82,6 +82,7 @@ class Solution:
 class _Block:
     offset: int  # first variable of the block (its visits)
     n_vars: int
+    P: Array  # the block's transition probabilities (from, to)
 
 
 class ChainProgram:
@@ -130,7 +131,7 @@ class ChainProgram:
         lo: list[float] = []
         hi: list[float] = []
         objective: list[tuple[int, float]] = []
-        bounded: list[tuple[int, int, int]] = []  # (y var, lam var, block)
+        bounded: list[tuple[int, int, int, int]] = []  # (y var, lam var, block, row)
         blocks: list[_Block] = []
         row = 0
 
@@ -210,14 +211,14 @@ class ChainProgram:
                 groups: dict[tuple[int, int], list[int]] = {}
                 for m, r, k, var in ys:
                     groups.setdefault((m, r), []).append(var)
-                    bounded.append((var, self.lam_index[(m, k)], len(blocks)))
+                    bounded.append((var, self.lam_index[(m, k)], len(blocks), r))
                 for (_m, r), vars_ in groups.items():
                     add(row, [*vars_, block_start + r - 1], [1.0] * len(vars_) + [-1.0])
                     lo.append(0.0)
                     hi.append(0.0)
                     row += 1
                 objective.extend(zip(v.tolist(), coef.tolist(), strict=True))
-                blocks.append(_Block(offset=block_start, n_vars=n - block_start))
+                blocks.append(_Block(offset=block_start, n_vars=n - block_start, P=P))
         self.n_vars = n
         # one option per moment
         for m, opts in self.options.items():
@@ -254,46 +255,74 @@ class ChainProgram:
         )
 
     def _add_bounds(self) -> None:
-        """Visit bounds U per block, then y <= U * lambda."""
-        A = self._matrix(self._n_rows)
-        lo, hi = np.array(self._lo), np.array(self._hi)
-        eq = lo == hi
-        bound = np.full(len(self.blocks), _FALLBACK_BOUND)
-        var_lo = np.zeros(self.n_vars)
-        var_hi = np.full(self.n_vars, np.inf)
-        var_hi[: self.n_lam] = 1.0
-        A_eq = A[eq]
-        b_eq = lo[eq]
-        for b, block in enumerate(self.blocks):
-            # the block's own visits and products, and the options they share
-            cols = np.r_[
-                np.arange(self.n_lam), np.arange(block.offset, block.offset + block.n_vars)
-            ]
-            inside = np.zeros(self.n_vars, dtype=bool)
-            inside[cols] = True
-            outside = np.asarray(abs(A_eq[:, ~inside]).sum(axis=1)).ravel() == 0
-            sub = A_eq[outside][:, cols]
-            c = np.zeros(len(cols))
-            c[self.n_lam : self.n_lam + self.chain.n_states] = -1.0
-            res = linprog(
-                c,
-                A_eq=sub,
-                b_eq=b_eq[outside],
-                bounds=np.c_[var_lo[cols], var_hi[cols]],
-                method="highs",
-            )
-            if res.status == 0 and np.isfinite(res.fun):
-                bound[b] = max(-float(res.fun), 1e-9) * (1 + 1e-6) + 1e-9
-        self.visit_bound = bound
+        """Visit bounds U per block and feeding state, then y <= U * lambda."""
+        bounds = [self._visit_bounds(block.P) for block in self.blocks]
+        self.visit_bound = bounds
         row = self._n_rows
-        for var, lam, b in self._bounded:
+        for var, lam, b, r in self._bounded:
             self._rows.append(np.array([row, row], dtype=np.int64))
             self._cols.append(np.array([var, lam], dtype=np.int64))
-            self._vals.append(np.array([1.0, -bound[b]]))
+            self._vals.append(np.array([1.0, -bounds[b][r - 1]]))
             self._lo.append(-np.inf)
             self._hi.append(0.0)
             row += 1
         self._n_rows = row
+
+    def _visit_bounds(self, P: Array) -> Array:
+        """The most expected visits each state can get when every row picks its options freely.
+
+        A relaxation of every plan (a plan uses one option per moment in all rows),
+        so a valid bound. It is a Markov decision problem per target state, solved
+        exactly by policy iteration: evaluate a policy by one linear solve, switch
+        each row to its best option, stop when no row changes.
+        """
+        space = self.chain.space
+        S = self.chain.n_states
+        # per (row, moment): the option flows (b', o') into broken/ok
+        choices: list[tuple[int, int, int, Array, Array]] = []
+        base = P.copy()
+        for m, opts in self.options.items():
+            ok, broken = space.ok(m), space.broken(m)
+            for r in np.flatnonzero(P[:, broken] > 0).tolist():
+                pb, po = P[r, broken], P[r, ok]
+                new_b = np.array([min(o.factor * pb, pb + po) for o in opts])
+                choices.append((r, ok, broken, new_b, pb + po - new_b))
+                base[r, ok] = base[r, broken] = 0.0
+        bound = np.full(S, _FALLBACK_BOUND)
+        eye = np.eye(S)
+        for target in range(S):
+            policy = [0] * len(choices)  # option 0: no intervention, the fitted chain
+            W: Array | None = None
+            for _ in range(50):
+                Q = base[:, :S].copy()
+                for (r, ok, broken, nb, no), k in zip(choices, policy, strict=True):
+                    Q[r, broken] += nb[k]
+                    Q[r, ok] += no[k]
+                try:
+                    W = np.linalg.solve(eye - Q[1:], eye[:, target])
+                except np.linalg.LinAlgError:
+                    W = None
+                if W is None or not np.all(np.isfinite(W)) or W.min() < -1e-9:
+                    W = None  # a trapping mixture: keep the fallback bound
+                    break
+                changed = False
+                for c, (_r, ok, broken, nb, no) in enumerate(choices):
+                    gain = nb * W[broken] + no * W[ok]
+                    best = int(np.argmax(gain))
+                    if gain[best] > gain[policy[c]] + 1e-12 * max(1.0, abs(gain[best])):
+                        policy[c] = best
+                        changed = True
+                if not changed:
+                    break
+            if W is None:
+                continue
+            # visits from the start row, its own options at their best
+            start = base[0, :S] @ W
+            for r, ok, broken, nb, no in choices:
+                if r == 0:
+                    start += float(np.max(nb * W[broken] + no * W[ok]))
+            bound[target] = max(float(start), 0.0) * (1 + 1e-6) + 1e-9
+        return bound
 
     # -- solving -----------------------------------------------------------------------
 
@@ -329,7 +358,7 @@ class ChainProgram:
                 constraints=LinearConstraint(A, np.array(lo), np.array(hi)),
                 integrality=integrality,
                 bounds=Bounds(np.zeros(self.n_vars), upper),
-                options={"mip_rel_gap": MIP_GAP, "presolve": False},
+                options={"mip_rel_gap": MIP_GAP},
             )
         if res.status == 2:  # infeasible: every plan left is over budget or excluded
             return None
