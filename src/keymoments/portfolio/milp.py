@@ -299,7 +299,7 @@ class ChainProgram:
                     Q[r, broken] += nb[k]
                     Q[r, ok] += no[k]
                 try:
-                    W = np.linalg.solve(eye - Q[1:], eye[:, target])
+                    W = np.asarray(np.linalg.solve(eye - Q[1:], eye[:, target]), dtype=float)
                 except np.linalg.LinAlgError:
                     W = None
                 if W is None or not np.all(np.isfinite(W)) or W.min() < -1e-9:
