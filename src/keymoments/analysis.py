@@ -37,9 +37,16 @@ from keymoments.data.readers import CaseTable, EventLog, ReadReport, read_cases,
 from keymoments.errors import DataError, DataWarning, ModelError, StatisticsWarning
 from keymoments.experience.barrier_results import estimate_barriers
 from keymoments.experience.barrier_summaries import summarise_barriers
+from keymoments.experience.ratings import rated_moments
+from keymoments.experience.survey import (
+    Experience,
+    case_columns_from_events,
+    measure_experience,
+)
 from keymoments.gearing import Impacts, estimate_impacts
 from keymoments.journey.after_break import after_break
 from keymoments.journey.fit import JourneyData
+from keymoments.journey.states import StateSpace
 from keymoments.journey.summaries import MAX_SEGMENT_VALUES, band_labels, summarise_journeys
 from keymoments.model import Service, load_service
 from keymoments.result import AnalysisResult, MomentResult
@@ -47,7 +54,7 @@ from keymoments.result import AnalysisResult, MomentResult
 __all__ = ["Progress", "analyse"]
 
 # progress(stage, done, total): stage names are "read", "summarise", "bootstrap",
-# "barriers".
+# "barriers", "drivers".
 Progress = Callable[[str, int, int], None]
 DataInput: TypeAlias = str | Path | pd.DataFrame | None
 
@@ -111,6 +118,8 @@ def analyse(
     seed: int | None = None,
     progress: Progress | None = None,
     barriers_by_segment: bool | None = None,
+    missing: str | None = None,
+    by_segment: bool | None = None,
 ) -> AnalysisResult:
     """Find the key moments of a service in its journey data.
 
@@ -125,6 +134,14 @@ def analyse(
         barriers_by_segment: also fit each barrier model within each segment and
             test whether a barrier's effect differs between segments (default:
             the model's ``analysis.barriers_by_segment``).
+        missing: missing ratings in the drivers, ``"pairwise"`` or ``"listwise"``
+            (default: the model's ``analysis.drivers.missing``, pairwise).
+        by_segment: also measure the drivers per segment and test the differences
+            (default: the model's ``analysis.drivers.by_segment``).
+
+    With a cases table but no events (moments with a ``rating``, a numeric
+    outcome), the analysis is survey-only: drivers and the emotion curve,
+    moments without journey figures (see ``docs/drivers.md``).
 
     Returns:
         An :class:`~keymoments.result.AnalysisResult`.
@@ -145,12 +162,16 @@ def analyse(
     notify = progress or (lambda stage, done, total: None)
     events_in = _resolve(service, events, "events")
     cases_in = _resolve(service, cases, "cases")
+    if missing is not None and missing not in ("pairwise", "listwise"):
+        raise ModelError(f"missing must be 'pairwise' or 'listwise', got {missing!r}")
     if events_in is None:
-        raise DataError(
-            f"service {service.name!r}: no events given; pass --events FILE or name one under "
-            "'data: {events: ...}' in the model (a survey-only analysis needs the drivers "
-            "feature, not yet available)"
-        )
+        if cases_in is None or not rated_moments(service):
+            raise DataError(
+                f"service {service.name!r}: no events given; pass --events FILE or name one "
+                "under 'data: {events: ...}' in the model (or, for a survey-only analysis, "
+                "give --cases FILE and a 'rating' column on the moments)"
+            )
+        return _analyse_survey(service, cases_in, eng, notify, bootstrap, seed, missing, by_segment)
     with (
         tempfile.TemporaryDirectory(prefix="keymoments-") as tmp,
         warnings.catch_warnings(record=True) as caught,
@@ -205,6 +226,17 @@ def analyse(
             cases=case_table.table if case_table else None,
             segment_bins=summary.segment_bins,
         )
+        experience = measure_experience(
+            service,
+            case_table.table if case_table else case_columns_from_events(events_table, service),
+            eng,
+            n_boot=bootstrap,
+            seed=seed,
+            missing=missing,  # type: ignore[arg-type]
+            by_segment=by_segment,
+            segment_bins=summary.segment_bins,
+            progress=lambda done, total: notify("drivers", done, total),
+        )
         reports: list[ReadReport] = [log.report, *([case_table.report] if case_table else [])]
         result = _assemble(service, summary, data, impacts, reports, eng)
         if barrier_data is not None:
@@ -219,6 +251,7 @@ def analyse(
                 else barriers_by_segment,
                 progress=lambda done, total: notify("barriers", done, total),
             )
+        _attach_experience(result, experience)
         result.n_events_filtered = n_filtered
         result._journey = data
         if service.interventions:
@@ -475,3 +508,146 @@ def _assemble(
         space=summary.space,
         cases_without_events=summary.cases_without_events,
     )
+
+
+def _attach_experience(result: AnalysisResult, experience: Experience | None) -> None:
+    if experience is not None:
+        result.drivers = experience.drivers
+        result.emotion = experience.emotion
+
+
+def _analyse_survey(
+    service: Service,
+    cases_in: DataInput,
+    eng: Engine,
+    notify: Progress,
+    bootstrap: int | None,
+    seed: int | None,
+    missing: str | None,
+    by_segment: bool | None,
+) -> AnalysisResult:
+    """A cases table without events: drivers and the emotion curve only.
+
+    Moments keep the contract's fields: ``reach`` is the share of respondents
+    who rated the moment, ``break_rate`` 0 with no ``impact`` and never key
+    (nothing breaks in a survey); outcomes' means come from the cases table.
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="keymoments-") as tmp,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always", category=DataWarning)
+        warnings.simplefilter("always", category=StatisticsWarning)
+        notify("read", 0, 1)
+        cases_path = (
+            _as_file(cases_in, Path(tmp), "cases")
+            if isinstance(cases_in, pd.DataFrame)
+            else Path(str(cases_in))
+        )
+        with _named(cases_in, cases_path, "<cases DataFrame>"):
+            try:
+                case_table = _read_cases(service, cases_path, eng)
+            except DataError as exc:
+                # a survey on its own often has no respondent id: one row, one respondent
+                if service.columns.cases_case_id or "for the case id" not in str(exc):
+                    raise
+                case_table = read_cases(cases_path, case_id=None, engine=eng)
+        if isinstance(cases_in, pd.DataFrame):
+            case_table.report.file = "<cases DataFrame>"
+        notify("read", 1, 1)
+        for col in service.case_columns:
+            if col not in case_table.table.columns:
+                names = sorted(case_table.table.columns)
+                close = difflib.get_close_matches(col, names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise DataError(
+                    f"{case_table.report.file}: no column {col!r} (needed by "
+                    f"{_column_users(service, col)}){hint}; columns are: {', '.join(names)}"
+                )
+        experience = measure_experience(
+            service,
+            case_table.table,
+            eng,
+            n_boot=bootstrap,
+            seed=seed,
+            missing=missing,  # type: ignore[arg-type]
+            by_segment=by_segment,
+            progress=lambda done, total: notify("drivers", done, total),
+        )
+        assert experience is not None  # rated moments were checked by the caller
+        ratings = experience.summary
+        k = len(ratings.moments)
+        w = ratings.n.astype(float)
+        total = float(w.sum())
+        answered = {
+            m: float(w[~np.isnan(ratings.values[:, j])].sum()) / total if total else 0.0
+            for j, m in enumerate(ratings.moments)
+        }
+        means: list[float | None] = []
+        for o in service.outcomes:
+            if o.id in ratings.outcomes:
+                y = ratings.values[:, k + ratings.outcomes.index(o.id)]
+                have = ~np.isnan(y)
+                means.append(
+                    float((y[have] * w[have]).sum() / w[have].sum()) if have.any() else None
+                )
+            else:
+                means.append(None)
+        if any(o.kind == "binary" for o in service.outcomes):
+            warnings.warn(
+                "no events: outcomes reached through activities "
+                f"({', '.join(o.id for o in service.outcomes if o.kind == 'binary')}) "
+                "cannot be measured from a survey; their means are empty",
+                DataWarning,
+                stacklevel=3,
+            )
+        moments = []
+        for m in service.moments:
+            reach = answered.get(m.id, 0.0)
+            half = 1.959964 * float(np.sqrt(reach * (1 - reach) / total)) if total else 0.0
+            moments.append(
+                MomentResult(
+                    id=m.id,
+                    name=m.label,
+                    stage=m.stage,
+                    perspectives=list(m.perspectives),
+                    breakable=False,
+                    reach=reach,
+                    reach_ci=(max(0.0, reach - half), min(1.0, reach + half)),
+                    break_rate=0.0,
+                    break_rate_ci=(0.0, 0.0),
+                    impact={},
+                    key={"user": False, "provider": False},
+                    deciding={"user": None, "provider": None},
+                    quadrant="minor",
+                )
+            )
+        result = AnalysisResult(
+            service=service,
+            n_cases=ratings.n_respondents,
+            n_events=0,
+            n_events_mapped=0,
+            outcome_means=means,
+            moments=moments,
+            after_break={},
+            waits=pd.DataFrame(
+                columns=["from_code", "to_code", "n", "mean_s", "median_s", "p90_s"]
+            ),
+            variants=pd.DataFrame(),
+            unmapped=pd.DataFrame({"activity": pd.Series(dtype=str), "n": pd.Series(dtype=int)}),
+            reports=[case_table.report],
+            n_boot=service.analysis.bootstrap if bootstrap is None else bootstrap,
+            confidence=service.analysis.confidence,
+            space=StateSpace.from_service(service),
+            survey_only=True,
+        )
+        _attach_experience(result, experience)
+        result.warnings = [str(c.message) for c in caught]
+        kept = [(c.message, c.category) for c in caught]
+        result._set_aside = [
+            r for r in result.reports if r.set_aside_rows is not None and r.n_set_aside
+        ]
+        result._engine = eng
+    for message, category in kept:
+        warnings.warn(message, category, stacklevel=3)
+    return result

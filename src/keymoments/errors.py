@@ -22,6 +22,7 @@ __all__ = [
     "EngineError",
     "KeymomentsError",
     "KeymomentsWarning",
+    "MissingRatingsWarning",
     "ModelError",
     "NotFittedError",
     "StatisticsWarning",
@@ -84,3 +85,11 @@ class DataWarning(KeymomentsWarning):
 
 class StatisticsWarning(KeymomentsWarning):
     """Too few cases, no variation, or another reason to read a figure with care."""
+
+
+class MissingRatingsWarning(StatisticsWarning):
+    """Some survey ratings are missing; says how many and how the drivers deal with them.
+
+    Expected whenever not every respondent reaches (or rates) every moment,
+    as in both built-in examples.
+    """

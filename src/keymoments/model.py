@@ -33,6 +33,7 @@ __all__ = [
     "Barrier",
     "ColumnMap",
     "DataFiles",
+    "DriversSettings",
     "Intervention",
     "Moment",
     "Outcome",
@@ -227,6 +228,26 @@ class Segment(_Strict):
         return value
 
 
+class DriversSettings(_Strict):
+    """How the survey drivers are measured (``analysis: {drivers: {...}}``).
+
+    ``missing``: ``pairwise`` (each correlation from everyone who answered
+    both; the default) or ``listwise`` (only respondents who answered every
+    rating). ``exact_limit``: up to this many rated moments LMG is exact over
+    all subsets; above it, ``samples`` orders are sampled. ``low``/``high``:
+    penalty–reward cut points in rating points (default: thirds of each
+    scale). ``by_segment``: also measure the drivers within each segment and
+    test the differences.
+    """
+
+    missing: Literal["pairwise", "listwise"] = "pairwise"
+    exact_limit: int = Field(24, ge=1, le=30)
+    samples: int = Field(4000, ge=2, le=1_000_000)
+    low: float | None = None
+    high: float | None = None
+    by_segment: bool = False
+
+
 class AnalysisSettings(_Strict):
     """How the analysis runs; every field has a sensible default."""
 
@@ -237,6 +258,7 @@ class AnalysisSettings(_Strict):
     # barrier models fitted again within each segment, with a test of whether
     # a barrier's effect differs between segments
     barriers_by_segment: bool = False
+    drivers: DriversSettings = Field(default_factory=DriversSettings)
 
 
 class _Problem(ValueError):
@@ -501,6 +523,7 @@ def _known_fields(parent: tuple[Any, ...]) -> list[str]:
         "data": DataFiles,
         "columns": ColumnMap,
         "analysis": AnalysisSettings,
+        "drivers": DriversSettings,
     }
     names = [p for p in parent if isinstance(p, str)]
     if names and names[-1] in sections:

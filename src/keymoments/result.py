@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from keymoments.data.engine import Engine
     from keymoments.data.readers import ReadReport
     from keymoments.experience.barrier_results import BarrierResults
+    from keymoments.experience.drivers import Drivers
+    from keymoments.experience.emotion import Emotion
     from keymoments.journey.fit import JourneyData
 
 __all__ = ["AnalysisResult", "MomentResult", "json_safe"]
@@ -125,6 +127,11 @@ class AnalysisResult:
     # the best plan under the budget (keymoments.portfolio), when the model has interventions
     portfolio: Any = None
     _journey: JourneyData | None = field(default=None, repr=False)
+    # survey sections (issue 3): None when no moment carries a rating
+    drivers: Drivers | None = None
+    emotion: Emotion | None = None
+    # a cases table without events: no journey figures, drivers and emotion only
+    survey_only: bool = False
     _set_aside: list[ReadReport] = field(default_factory=list, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
@@ -200,7 +207,9 @@ class AnalysisResult:
             "outcomes": outcomes,
             "moments": [m.to_dict(self.service.volume) for m in self.moments],
             "alignment": [{"moment": m.id, "quadrant": m.quadrant} for m in self.moments],
-            "drivers": {},
+            "drivers": self.drivers.to_dict() if self.drivers is not None else {},
+            "drivers_fit": self.drivers.fits_to_dict() if self.drivers is not None else {},
+            "emotion": self.emotion.to_dict() if self.emotion is not None else {},
             "barriers": self.barriers.to_dict() if self.barriers else [],
             "moment_barriers": self.barriers.moments_to_dict() if self.barriers else [],
             "portfolio": self.portfolio.to_dict() if self.portfolio is not None else {},
@@ -225,6 +234,8 @@ class AnalysisResult:
                 "key_gearing": self.service.analysis.key_gearing,
                 "seed": self.service.analysis.seed,
                 "segments": list(self.service.segment_columns),
+                "drivers": self.service.analysis.drivers.model_dump(),
+                "survey_only": self.survey_only,
             },
             "warnings": list(self.warnings),
         }

@@ -27,6 +27,7 @@ _STAGES = {
     "plan": "Choosing the plan",
     "uncertainty": "Monte Carlo",
     "frontier": "Frontier",
+    "drivers": "Survey drivers",
 }
 
 

@@ -530,12 +530,13 @@ def _numeric_types(engine: Engine, table: ibis.Table, names: list[str]) -> dict[
     return types
 
 
-def read_cases(path: str | Path, *, case_id: str, engine: Engine) -> CaseTable:
+def read_cases(path: str | Path, *, case_id: str | None, engine: Engine) -> CaseTable:
     """Read a cases file (CSV, Parquet, JSON Lines, XLSX): one row per case.
 
     Rows without a case id and repeats of a case id already seen are set
     aside (the first row of each case is kept). Text columns whose every value
-    is a number become numbers.
+    is a number become numbers. ``case_id=None`` numbers the rows instead (a
+    survey without ids: each row is one respondent).
 
     Example:
         >>> import tempfile, pathlib
@@ -559,18 +560,23 @@ def read_cases(path: str | Path, *, case_id: str, engine: Engine) -> CaseTable:
 
 
 def _read_cases(
-    p: Path, name: str, sniffed: Sniffed, case_id: str, engine: Engine, tmp: Path
+    p: Path, name: str, sniffed: Sniffed, case_id: str | None, engine: Engine, tmp: Path
 ) -> CaseTable:
     source = _open(p, sniffed, engine, tmp)
     raw = source.table
     notes = [*sniffed.notes, *source.notes]
     available = [c for c in raw.columns if c != _ROW]
-    key_col, note = resolve_column(case_id, available, key="cases_case_id", file=name)
-    if note:
-        notes.append(note)
+    key_col: str | None = None
+    if case_id is not None:
+        key_col, note = resolve_column(case_id, available, key="cases_case_id", file=name)
+        if note:
+            notes.append(note)
+    else:
+        notes.append("no case id column: each row is one respondent, numbered from 1")
     label = _FORMAT_LABEL[sniffed.format]
     with _engine_errors(name, label):
-        case = _as_text(raw[key_col])
+        row_number = raw[_ROW] if source.has_row else (ibis.row_number() + 1).cast(dt.int64)
+        case = _as_text(raw[key_col]) if key_col is not None else row_number.cast(dt.string)
         all_null = _not_a_record(source, raw, available)
         numbered = raw.mutate(
             **{
@@ -613,7 +619,7 @@ def _read_cases(
             engine, table, lambda t: {c: t[c] for c in available}, name, malformed
         ),
         format=sniffed.format,
-        columns={"case_id": key_col},
+        columns={"case_id": key_col or "(row number)"},
     )
     return CaseTable(table=cases, report=report)
 

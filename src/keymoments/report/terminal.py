@@ -15,6 +15,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from keymoments.report.terminal_drivers import drivers_tables
+
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
 
@@ -218,14 +220,19 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     if conflicts:
         headline.append("\nConflicts: ", style="bold red")
         headline.append(conflicts)
-    parts: list[object] = [
-        Panel(headline, expand=False),
-        _read_table(result),
-        _moments_table(result),
-    ]
+    if result.survey_only:
+        headline = Text.assemble(
+            (f"{result.service.name}\n", "bold"),
+            f"{result.n_cases:,} respondents; a survey without events: drivers and the "
+            "emotion curve only",
+        )
+    parts: list[object] = [Panel(headline, expand=False), _read_table(result)]
+    if not result.survey_only:
+        parts.append(_moments_table(result))
     paths = _after_break(result)
     if paths is not None:
         parts.append(paths)
+    parts.extend(drivers_tables(result))
     console.print(Group(*parts))  # type: ignore[arg-type]
     if result.portfolio is not None:
         from keymoments.report.plan import plan_panel

@@ -1,0 +1,306 @@
+"""The emotion curve and the peak–end check.
+
+**Emotion curve**: the mean rating of each rated moment in journey (model)
+order, with bootstrap intervals — the curve service designers draw by hand.
+A moment is a **dip** when it is rated lower than both rated neighbours (the
+moment before and the one after, so never the first or last) and both
+differences' intervals lie below zero. The curve compares raw means, so it
+assumes the moments share one rating scale.
+
+**Peak–end check** (Kahneman's peak–end rule, here for the worst moment):
+does the overall rating follow the *worst* and the *last* moment a person
+rated more than the *average* of all they rated? Each rating is first
+standardised (so a harsh scale does not pass for a worst moment); then, over
+respondents with the outcome and at least two ratings, two regressions are
+compared: outcome on the average, and outcome on the worst and the last. The
+difference of their R² gets a bootstrap interval; the verdict is
+``peak_end`` when it lies above zero, ``average`` below, ``undecided``
+otherwise. The R² of the outcome on all three is given too.
+
+Example:
+    >>> import keymoments
+    >>> ex = keymoments.examples.load_car_purchase(n_cases=1500)
+    >>> r = keymoments.analyse(ex.service, events=ex.events, cases=ex.cases, bootstrap=20)
+    >>> r.emotion.summary.columns.tolist()
+    ['moment', 'name', 'stage', 'mean', 'lo', 'hi', 'answered', 'dip']
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from keymoments.experience.ratings import RatingSummary
+
+if TYPE_CHECKING:
+    import altair as alt
+
+__all__ = ["Emotion", "PeakEnd", "measure_emotion"]
+
+
+@dataclass
+class PeakEnd:
+    """The comparison of fits for one outcome (see the module doc)."""
+
+    outcome: str
+    n: int
+    r2_average: float
+    r2_peak_end: float
+    r2_all: float
+    difference: float
+    ci: tuple[float, float]
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe fields."""
+        return {
+            "outcome": self.outcome,
+            "n": self.n,
+            "r2_average": self.r2_average,
+            "r2_worst_and_last": self.r2_peak_end,
+            "r2_all_three": self.r2_all,
+            "difference": self.difference,
+            "ci": list(self.ci),
+            "verdict": self.verdict,
+        }
+
+
+@dataclass
+class Emotion:
+    """Mean rating per moment in journey order, dips, and the peak–end check per outcome."""
+
+    moments: list[str]
+    names: list[str]
+    stages: list[str]
+    mean: np.ndarray
+    ci: np.ndarray
+    answered: np.ndarray
+    dips: list[bool]
+    peak_end: dict[str, PeakEnd] = field(default_factory=dict)
+    title: str = "The emotion curve"
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per rated moment: ``moment``, ``name``, ``stage``, ``mean``, ``lo``, ``hi``,
+        ``answered`` (respondents who rated it), ``dip``."""
+        return pd.DataFrame(
+            {
+                "moment": self.moments,
+                "name": self.names,
+                "stage": self.stages,
+                "mean": self.mean,
+                "lo": self.ci[0],
+                "hi": self.ci[1],
+                "answered": self.answered,
+                "dip": self.dips,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``emotion`` section: the curve and the peak–end checks."""
+        return {
+            "curve": [
+                {
+                    "moment": m,
+                    "name": self.names[j],
+                    "stage": self.stages[j],
+                    "mean": float(self.mean[j]),
+                    "ci": [float(self.ci[0, j]), float(self.ci[1, j])],
+                    "answered": int(self.answered[j]),
+                    "dip": bool(self.dips[j]),
+                }
+                for j, m in enumerate(self.moments)
+            ],
+            "peak_end": {o: p.to_dict() for o, p in self.peak_end.items()},
+        }
+
+    def plot(self) -> alt.Chart:
+        """The curve: mean rating per moment in journey order, intervals, dips in red."""
+        import altair as alt
+
+        frame = self.summary.assign(order=range(len(self.moments)))
+        frame["point"] = np.where(frame["dip"], "dip", "moment")
+        x = alt.X("name:N", sort=list(frame["name"]), title=None)
+        line = (
+            alt.Chart(frame).mark_line().encode(x=x, y=alt.Y("mean:Q", scale=alt.Scale(zero=False)))
+        )
+        band = alt.Chart(frame).mark_rule().encode(x=x, y="lo:Q", y2="hi:Q")
+        points = (
+            alt.Chart(frame)
+            .mark_point(filled=True, size=90)
+            .encode(
+                x=x,
+                y="mean:Q",
+                color=alt.Color(
+                    "point:N",
+                    scale=alt.Scale(domain=["moment", "dip"], range=["#0072B2", "#D55E00"]),
+                ),
+                tooltip=["name", "stage", "mean", "lo", "hi", "answered"],
+            )
+        )
+        return (line + band + points).properties(title=self.title)
+
+    def __repr__(self) -> str:
+        dips = [m for m, d in zip(self.moments, self.dips, strict=True) if d] or ["none"]
+        return f"<Emotion {len(self.moments)} moments, dips: {', '.join(dips)}>"
+
+    def _repr_html_(self) -> str:
+        table = self.summary.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="")
+        return f"<div><h4>{html.escape(self.title)}</h4>{table}</div>"
+
+
+def _means(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    present = ~np.isnan(x)
+    den = (present * w[:, None]).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((np.where(present, x, 0.0) * w[:, None]).sum(axis=0) / den)
+
+
+def _r2(design: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    x = np.column_stack([np.ones(len(y)), design])
+    root = np.sqrt(w)
+    coef, *_ = np.linalg.lstsq(x * root[:, None], y * root, rcond=None)
+    resid = y - x @ coef
+    ybar = float(np.sum(w * y) / np.sum(w))
+    tss = float(np.sum(w * (y - ybar) ** 2))
+    return 1 - float(np.sum(w * resid**2)) / tss if tss > 0 else float("nan")
+
+
+@dataclass
+class _PeakEndData:
+    average: np.ndarray
+    worst: np.ndarray
+    last: np.ndarray
+    y: np.ndarray
+    rows: np.ndarray  # pattern indices used
+
+
+def _peak_end_data(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> _PeakEndData | None:
+    present = ~np.isnan(x)
+    use = ~np.isnan(y) & (present.sum(axis=1) >= 2)
+    if w[use].sum() < 10:
+        return None
+    mean = _means(x[use], w[use])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = _means((x[use] - mean) ** 2, w[use])
+        z = (x[use] - mean) / np.sqrt(var)
+    z = np.where(np.isfinite(z), z, np.nan)
+    ok = ~np.isnan(z)
+    z_ok = ok.sum(axis=1) >= 2
+    if not z_ok.any():
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        average = np.nanmean(z, axis=1)
+        worst = np.nanmin(z, axis=1)
+    last_col = z.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
+    last = z[np.arange(len(z)), last_col]
+    rows = np.flatnonzero(use)[z_ok]
+    return _PeakEndData(average[z_ok], worst[z_ok], last[z_ok], y[use][z_ok], rows)
+
+
+def _peak_end_fits(d: _PeakEndData, w: np.ndarray) -> tuple[float, float, float]:
+    r2_avg = _r2(d.average[:, None], d.y, w)
+    r2_pe = _r2(np.column_stack([d.worst, d.last]), d.y, w)
+    r2_all = _r2(np.column_stack([d.average, d.worst, d.last]), d.y, w)
+    return r2_avg, r2_pe, r2_all
+
+
+def measure_emotion(
+    summary: RatingSummary,
+    *,
+    names: dict[str, str] | None = None,
+    stages: dict[str, str] | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> Emotion | None:
+    """The emotion curve of the rated moments and a peak–end check per numeric outcome.
+
+    ``None`` when no moment carries a rating.
+    """
+    k = len(summary.moments)
+    if k == 0 or summary.n_respondents == 0:
+        return None
+    x = summary.values[:, :k]
+    w = summary.n.astype(np.float64)
+    point = _means(x, w)
+    answered = ((~np.isnan(x)) * w[:, None]).sum(axis=0)
+    pe_data = {
+        o: _peak_end_data(x, summary.values[:, k + i], w) for i, o in enumerate(summary.outcomes)
+    }
+    pe_point = {o: _peak_end_fits(d, w[d.rows]) for o, d in pe_data.items() if d is not None}
+    rng = np.random.default_rng([seed, 11])
+    total = int(w.sum())
+    reps = []
+    pe_reps: dict[str, list[float]] = {o: [] for o in pe_point}
+    for _ in range(n_boot):
+        draw = rng.multinomial(total, w / w.sum()).astype(np.float64)
+        reps.append(_means(x, draw))
+        for o in pe_point:
+            d = pe_data[o]
+            assert d is not None
+            dw = draw[d.rows]
+            if dw.sum() > 0:
+                fits = _peak_end_fits(d, dw)
+                pe_reps[o].append(fits[1] - fits[0])
+    alpha = (1 - confidence) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        stack = np.vstack(reps) if reps else np.full((1, k), np.nan)
+        ci = np.nanquantile(stack, [alpha, 1 - alpha], axis=0) if reps else np.full((2, k), np.nan)
+        dips = _dips(point, stack, alpha, answered) if reps else [False] * k
+    peak_end: dict[str, PeakEnd] = {}
+    for o, (r2_avg, r2_pe, r2_all) in pe_point.items():
+        d = pe_data[o]
+        assert d is not None
+        diffs = np.asarray(pe_reps[o])
+        lo, hi = (
+            (float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha)))
+            if diffs.size
+            else (float("nan"), float("nan"))
+        )
+        verdict = "peak_end" if lo > 0 else "average" if hi < 0 else "undecided"
+        peak_end[o] = PeakEnd(
+            outcome=o,
+            n=int(w[d.rows].sum()),
+            r2_average=r2_avg,
+            r2_peak_end=r2_pe,
+            r2_all=r2_all,
+            difference=r2_pe - r2_avg,
+            ci=(lo, hi),
+            verdict=verdict,
+        )
+    labels, steps = names or {}, stages or {}
+    return Emotion(
+        moments=list(summary.moments),
+        names=[labels.get(m, m) for m in summary.moments],
+        stages=[steps.get(m, "") for m in summary.moments],
+        mean=point,
+        ci=ci,
+        answered=answered,
+        dips=dips,
+        peak_end=peak_end,
+    )
+
+
+def _dips(point: np.ndarray, reps: np.ndarray, alpha: float, answered: np.ndarray) -> list[bool]:
+    rated = [j for j in range(len(point)) if answered[j] > 0 and np.isfinite(point[j])]
+    out = [False] * len(point)
+    for pos, j in enumerate(rated):
+        if pos == 0 or pos == len(rated) - 1:
+            continue  # a dip has a moment on each side (the ending is the peak-end check's)
+        neighbours = [rated[pos - 1], rated[pos + 1]]
+        is_dip = True
+        for nb in neighbours:
+            diff = reps[:, j] - reps[:, nb]
+            diff = diff[np.isfinite(diff)]
+            if not diff.size or np.quantile(diff, 1 - alpha) >= 0 or point[j] >= point[nb]:
+                is_dip = False
+        out[j] = is_dip
+    return out
