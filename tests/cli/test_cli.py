@@ -94,7 +94,6 @@ def test_analyse_writes_the_json_contract(health_files: dict[str, Path], tmp_pat
         "portfolio",
     } <= set(doc)
     assert doc["n_cases"] == 3000
-    assert doc["drivers"] == {}
     assert {"budget", "chosen", "cost", "gain", "value"} <= set(doc["portfolio"])
     assert [b["id"] for b in doc["barriers"]] == [
         "transport",
@@ -105,6 +104,10 @@ def test_analyse_writes_the_json_contract(health_files: dict[str, Path], tmp_pat
     ]
     for b in doc["barriers"]:
         assert {"id", "moment", "prevalence", "odds_ratio", "attributable_fraction", "ci"} <= set(b)
+    # the health check rates its moments and the experience outcome is numeric
+    for rows in doc["drivers"].values():
+        for row in rows:
+            assert {"moment", "importance", "ci"} <= set(row) and len(row["ci"]) == 2
     for o in doc["outcomes"]:
         assert {"id", "perspective", "mean"} <= set(o)
     for m in doc["moments"]:

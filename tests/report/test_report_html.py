@@ -71,16 +71,19 @@ def page(health: AnalysisResult) -> str:
     return render_report(health)
 
 
-# the journey map, gearing, alignment, the barriers' attributable fractions and odds ratios,
+# the journey map, gearing, alignment, the emotion curve, the drivers (importance,
+# quadrants, penalty-reward), the barriers' attributable fractions and odds ratios,
 # and the plan's value against cost, frontier and spread of its return
-N_CHARTS = 8
+N_CHARTS = 12
 
 
 def test_the_charts_counted_here_are_the_sections_figures(health: AnalysisResult) -> None:
     ids = [f.id for s in build_sections(health) for f in s.figures]
     assert ids == [
-        "journey-map", "gearing", "alignment", "barriers-plot", "barriers-plot-odds-ratios",
-        "portfolio-plot", "portfolio-plot-frontier", "portfolio-plot-uncertainty",
+        "journey-map", "gearing", "alignment", "emotion-plot", "drivers-plot",
+        "drivers-plot-quadrants", "drivers-plot-penalty-reward", "barriers-plot",
+        "barriers-plot-odds-ratios", "portfolio-plot", "portfolio-plot-frontier",
+        "portfolio-plot-uncertainty",
     ]  # fmt: skip
     assert len(ids) == N_CHARTS
 
@@ -93,16 +96,24 @@ def _specs(parsed: _Page) -> dict[str, Any]:
     }
 
 
-def test_sections_in_order_with_absent_parts_said_so(page: str) -> None:
+_OPTIONAL_PARTS = ("emotion", "drivers", "barriers", "portfolio")
+
+
+def _present(result: AnalysisResult) -> int:
+    """Optional parts this result has (each adds one chart; absent ones are said so)."""
+    return sum(getattr(result, a, None) is not None for a in _OPTIONAL_PARTS)
+
+
+def test_sections_in_order_with_absent_parts_said_so(health: AnalysisResult, page: str) -> None:
     parsed = parse(page)
     assert parsed.sections == [
         "headline", "journey", "gearing", "alignment", "emotion", "drivers", "barriers",
         "portfolio", "data", "method",
     ]  # fmt: skip
     text = " ".join(parsed.text)
-    # the optional parts not built on this result (emotion, drivers): the reader is told;
-    # barriers and the plan are there (the health check lists barriers and interventions)
-    assert text.count("Not part of this analysis.") == 2
+    # the optional parts this result lacks: the reader is told
+    absent = len(_OPTIONAL_PARTS) - _present(health)
+    assert text.count("Not part of this analysis.") == absent
 
 
 def test_headline_names_the_key_moment_and_money(health: AnalysisResult, page: str) -> None:
@@ -245,7 +256,7 @@ def test_a_present_part_is_drawn_from_its_title_summary_and_plot(health: Analysi
     import copy
 
     result = copy.deepcopy(health)
-    result.drivers = _Part()  # type: ignore[attr-defined]
+    result.drivers = _Part()  # type: ignore[assignment]
     page = render_report(result)
     parsed = parse(page)
     assert "spec-drivers-plot" in _specs(parsed)
@@ -254,7 +265,7 @@ def test_a_present_part_is_drawn_from_its_title_summary_and_plot(health: Analysi
     text = " ".join(parsed.text)
     assert "0.31" in text and "[0.2, 0.4]" in text  # lo and hi folded into one interval
     assert "relative weight" not in text  # the report picks the drivers' main columns
-    assert text.count("Not part of this analysis.") == 1
+    assert text.count("Not part of this analysis.") == len(_OPTIONAL_PARTS) - _present(result)
 
 
 def test_write_html_writes_the_page(health: AnalysisResult, tmp_path: Path) -> None:

@@ -222,6 +222,38 @@ class Drivers:
             out[oid] = fit
         return out
 
+    @property
+    def headline(self) -> str:
+        """One sentence per outcome: its R² and its strongest drivers."""
+        parts = []
+        for oid, d in self.outcomes.items():
+            order = np.argsort(-d.figures["importance"])[:2]
+            top = " and ".join(
+                f"{d.names[j]} ({d.figures['importance'][j] / d.r2:.0%} of R²)" for j in order
+            )
+            parts.append(
+                f"{oid}: the ratings explain {d.r2:.0%} of its variation (R²); most of it "
+                f"comes from {top}."
+            )
+        return " ".join(parts)
+
+    @property
+    def method_notes(self) -> list[str]:
+        """How the drivers were measured, for the report's method section."""
+        any_d = next(iter(self.outcomes.values()))
+        how = (
+            "exact over all subsets"
+            if all(d.exact for d in self.outcomes.values())
+            else f"sampled orders ({any_d.samples}), error bound given per moment"
+        )
+        return [
+            f"Drivers: LMG shares of R² ({how}) from {any_d.missing} correlations of the "
+            "ratings and the outcome, Johnson's relative weights beside them, a "
+            "penalty–reward model of low/high rating dummies; "
+            f"{int(self.confidence * 100)}% bootstrap intervals from {self.n_boot} draws of "
+            "respondents. Importance is association, not proof of cause."
+        ]
+
     # -- charts -------------------------------------------------------------------
 
     def plot(self) -> alt.Chart:
@@ -445,6 +477,10 @@ def _fit_one(
         r2_reps = np.concatenate(reps["r2"])
         r2_ci = (float(np.quantile(r2_reps, alpha)), float(np.quantile(r2_reps, 1 - alpha)))
     classes = classify(point["penalty"], point["reward"])
+    if classes_seen:
+        # a class needs evidence: a penalty or a reward whose interval lies above zero
+        clear = (intervals["penalty"][0] > 0) | (intervals["reward"][0] > 0)
+        classes = [c if clear[j] else "indifferent" for j, c in enumerate(classes)]
     agreement = (
         np.mean([[c == classes[j] for j, c in enumerate(row)] for row in classes_seen], axis=0)
         if classes_seen

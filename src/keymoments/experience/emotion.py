@@ -119,6 +119,24 @@ class Emotion:
             "peak_end": {o: p.to_dict() for o, p in self.peak_end.items()},
         }
 
+    @property
+    def headline(self) -> str:
+        """The dips and the peak–end verdicts, in a sentence or two."""
+        dips = [n for n, d in zip(self.names, self.dips, strict=True) if d]
+        text = (
+            f"Dips (rated below both neighbours): {', '.join(dips)}."
+            if dips
+            else "No moment is rated clearly below both its neighbours."
+        )
+        verdicts = {
+            "peak_end": "follows the worst and the last moment more than the average",
+            "average": "follows the average of the moments more than the worst and the last",
+            "undecided": "follows the worst and last moment no better or worse than the average",
+        }
+        for o, p in self.peak_end.items():
+            text += f" {o} {verdicts[p.verdict]}."
+        return text
+
     def plot(self) -> alt.Chart:
         """The curve: mean rating per moment in journey order, intervals, dips in red."""
         import altair as alt

@@ -15,7 +15,8 @@ patterns), so each moment's figures are net of the others:
 The **class** follows Kano's three kinds of quality: *basic* (asymmetry
 below −0.2: expected; failing it costs, exceeding it earns little),
 *excitement* (above 0.2: a delighter), *performance* (in between: more is
-better, both ways), or *indifferent* when neither figure is positive.
+better, both ways), or *indifferent* when neither figure is positive (with
+bootstrap intervals: when neither interval lies above zero).
 
 Default cut points are the thirds of each moment's observed scale (on 1–10:
 low ≤ 4, high ≥ 7); the model file's ``analysis.drivers.low`` and ``high``

@@ -45,7 +45,8 @@ def drivers_tables(result: AnalysisResult) -> list[Table]:
                 box=box.SIMPLE_HEAD,
                 title=(
                     f"What drives {label}: R² {d.r2:.2f} {_ci(*d.r2_ci, '{:.2f}')}, "
-                    f"{d.n:,} respondents, LMG {how} ({d.missing} missing) [{pct}% intervals]"
+                    f"{d.n:,} respondents, LMG {how}, missing ratings: {d.missing} "
+                    f"[{pct}% intervals]"
                 ),
                 title_justify="left",
             )
