@@ -147,3 +147,23 @@ def test_html_report_renders_a_survey_only_result(customer_sat) -> None:
 
     page = render_report(customer_sat)
     assert "What drives the experience" in page and "The emotion curve" in page
+
+
+def test_drivers_options_on_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    args = [
+        "analyse",
+        str(EXAMPLES / "ecsi-bank" / "service.yaml"),
+        "--cases",
+        str(REAL / "plspm_ecsi_bank_satisfaction.csv"),
+        "--bootstrap",
+        "10",
+    ]
+    done = CliRunner().invoke(
+        app, [*args, "--missing", "listwise", "--no-drivers-by-segment", "--json", str(out)]
+    )
+    assert done.exit_code == 0, done.output
+    fit = json.loads(out.read_text())["drivers_fit"]["satisfaction"]
+    assert fit["missing"] == "listwise" and "segments" not in fit
+    bad = CliRunner().invoke(app, [*args, "--missing", "sometimes"])
+    assert bad.exit_code == 2 and "pairwise" in bad.output

@@ -40,6 +40,18 @@ def analyse(
         None, "--bootstrap", min=0, help="Bootstrap draws (default 200, from the model)."
     ),
     seed: int | None = typer.Option(None, "--seed", help="Bootstrap seed (default 0)."),
+    missing: str | None = typer.Option(
+        None,
+        "--missing",
+        help="Missing survey ratings in the drivers: pairwise (default) or listwise.",
+        show_default=False,
+    ),
+    drivers_by_segment: bool | None = typer.Option(
+        None,
+        "--drivers-by-segment/--no-drivers-by-segment",
+        help="Also measure the drivers within each segment and test the differences.",
+        show_default=False,
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the files written."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -61,6 +73,8 @@ def analyse(
                 engine=engine,
                 bootstrap=bootstrap,
                 seed=seed,
+                missing=missing,
+                by_segment=drivers_by_segment,
                 progress=progress,  # type: ignore[arg-type]
             )
         if not quiet:
