@@ -127,7 +127,9 @@ def analyse(
         service: a :class:`~keymoments.model.Service` or the path of its YAML file.
         events: the event log (path or DataFrame); defaults to the model's ``data.events``.
         cases: the cases table (path or DataFrame); defaults to the model's ``data.cases``.
-        engine: ``"duckdb"`` (default) or an :class:`~keymoments.data.engine.Engine`.
+        engine: ``"duckdb"`` (default), ``"spark"`` (local, or a cluster through
+            ``SPARK_REMOTE``) or an :class:`~keymoments.data.engine.Engine`
+            (e.g. ``Engine("spark", master="spark://host:7077")``).
         bootstrap: number of bootstrap draws (default: the model's, 200).
         seed: bootstrap seed (default: the model's, 0).
         progress: called as ``progress(stage, done, total)`` while it works.

@@ -35,7 +35,17 @@ def analyse(
         help="Where to write rows that could not be used (default: beside --json, "
         "or ./keymoments-set-aside.csv).",
     ),
-    engine: str = typer.Option("duckdb", "--engine", help="Query engine: duckdb."),
+    engine: str = typer.Option(
+        "duckdb",
+        "--engine",
+        help="Query engine: duckdb, or spark (pip install 'keymoments[spark]').",
+    ),
+    spark_master: str | None = typer.Option(
+        None,
+        "--spark-master",
+        help="Spark master URL (local[4], spark://host:7077, yarn); default local, or "
+        "Spark Connect when SPARK_REMOTE is set.",
+    ),
     bootstrap: int | None = typer.Option(
         None, "--bootstrap", min=0, help="Bootstrap draws (default 200, from the model)."
     ),
@@ -58,19 +68,21 @@ def analyse(
     """Analyse a service: key moments for the user and the provider, with intervals."""
     with user_errors(debug):
         from keymoments.analysis import analyse as run
+        from keymoments.data.engine import connect
         from keymoments.report.html import check_writable
         from keymoments.report.terminal import render_terminal
 
         for report_path in (html_out, pdf_out):
             if report_path is not None:
                 check_writable(report_path)  # before the analysis, not after it
+        chosen = connect(engine, master=spark_master) if spark_master else engine
 
         with progress_bar(not quiet) as progress:
             result = run(
                 service,
                 events=events,
                 cases=cases,
-                engine=engine,
+                engine=chosen,
                 bootstrap=bootstrap,
                 seed=seed,
                 missing=missing,

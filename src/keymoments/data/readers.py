@@ -30,9 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
@@ -146,13 +144,18 @@ class _Source:
 
 
 @contextmanager
-def _engine_errors(name: str, what: str) -> Iterator[None]:
+def _engine_errors(name: str, what: str, engine: Engine) -> Iterator[None]:
     """Turn engine and library failures on a user's file into one readable DataError."""
     try:
         yield
     except DataError:
         raise
-    except (duckdb.Error, pa.ArrowException, ibis.common.exceptions.IbisError, OSError) as exc:
+    except (
+        *engine.errors,
+        pa.ArrowException,
+        ibis.common.exceptions.IbisError,
+        OSError,
+    ) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{name}: cannot read it as {what} ({first})") from None
 
@@ -162,23 +165,14 @@ def _open(path: Path, sniffed: Sniffed, engine: Engine, tmp: Path) -> _Source:
     name = path.name
     fmt = sniffed.format
     label = _FORMAT_LABEL[fmt]
-    with _engine_errors(name, label):
+    with _engine_errors(name, label, engine):
         if fmt == "csv":
             return _open_csv(path, sniffed, engine, tmp)
         if fmt == "parquet":
-            return _Source(_parquet_with_rows(path, engine), sniffed, has_row=True)
+            return _Source(engine.read_parquet(path), sniffed, has_row=True)
         if fmt == "jsonl":
-            options: dict[str, Any] = {"ignore_errors": True}
-            if sniffed.json_array:
-                table = engine.con.read_json(
-                    str(path),
-                    table_name=f"km_json_{uuid.uuid4().hex[:8]}",
-                    format="array",
-                    **options,
-                )
-            else:
-                table = engine.read_json_lines(path, **options)
-            return _Source(table, sniffed, json_columns=True)
+            table = engine.read_json(path, array=sniffed.json_array)
+            return _Source(table, sniffed, has_row=_ROW in table.columns, json_columns=True)
         if fmt == "xes":
             return _Source(xes_table(path, engine, tmp), sniffed, has_row=True)
         if fmt == "xlsx":
@@ -186,43 +180,22 @@ def _open(path: Path, sniffed: Sniffed, engine: Engine, tmp: Path) -> _Source:
     raise AssertionError(fmt)  # pragma: no cover - sniff() only returns known formats
 
 
-def _parquet_with_rows(path: Path, engine: Engine) -> ibis.Table:
-    """A Parquet file with its 1-based row numbers, which the reader gives for free.
-
-    Numbering rows with a window over the whole table would cost more than the
-    rest of reading (it runs on one thread).
-    """
-    plain = engine.read_parquet(path)
-    if _ROW in plain.columns or "file_row_number" in plain.columns:
-        return plain.mutate(**{_ROW: (ibis.row_number() + 1).cast(dt.int64)})
-    numbered = engine.read_parquet(path, file_row_number=True)
-    return numbered.mutate(**{_ROW: (numbered["file_row_number"] + 1).cast(dt.int64)}).drop(
-        "file_row_number"
-    )
-
-
 def _open_csv(path: Path, sniffed: Sniffed, engine: Engine, tmp: Path) -> _Source:
     source = path
     encoding = sniffed.encoding
     compressed = sniffed.compressed
     if encoding in _TRANSCODE:
-        source = tmp / "transcoded.csv"
+        source = engine.scratch / f"transcoded-{uuid.uuid4().hex[:8]}.csv"
         transcode_to_utf8(path, sniffed.python_encoding, source, compressed=compressed)
         encoding, compressed = "utf-8", False
-    suffix = uuid.uuid4().hex[:8]
-    rejects = (f"km_rejects_{suffix}", f"km_rejects_scan_{suffix}")
-    options: dict[str, Any] = {
-        "delim": sniffed.delimiter,
-        "header": True,
-        "all_varchar": True,  # nothing silently coerced; types are decided later
-        "encoding": encoding,
-        "store_rejects": True,
-        "rejects_table": rejects[0],
-        "rejects_scan": rejects[1],
-    }
-    if compressed:
-        options["compression"] = "gzip"
-    return _Source(engine.read_csv(source, **options), sniffed, csv_rejects=rejects)
+    table, rejects = engine.read_csv_text(
+        source,
+        delimiter=sniffed.delimiter,
+        header=sniffed.header,
+        encoding=encoding,
+        compressed=compressed,
+    )
+    return _Source(table, sniffed, has_row=_ROW in table.columns, csv_rejects=rejects)
 
 
 def _as_text(col: ir.Value) -> ir.StringValue:
@@ -298,6 +271,8 @@ def _not_a_record(source: _Source, raw: ibis.Table, available: list[str]) -> ir.
     """True for a JSON line that parsed to nothing (the reader's mark of a bad line)."""
     if source.json_columns:
         return ibis.and_(*(raw[c].isnull() for c in available))
+    if "__km_malformed" in raw.columns:
+        return raw["__km_malformed"]
     return ibis.literal(False)
 
 
@@ -422,7 +397,7 @@ def _read_events(
     source = _open(p, sniffed, engine, tmp)
     raw = source.table
     notes = [*sniffed.notes, *source.notes]
-    available = [c for c in raw.columns if c != _ROW]
+    available = [c for c in raw.columns if c not in (_ROW, "__km_malformed")]
     keys: dict[str, str] = {}
     for key in ("case_id", "activity", "timestamp"):
         col, note = resolve_column(getattr(columns, key), available, key=key, file=name)
@@ -431,20 +406,15 @@ def _read_events(
             notes.append(note)
     label = _FORMAT_LABEL[sniffed.format]
     case_col, activity_col, ts_col = keys["case_id"], keys["activity"], keys["timestamp"]
-    with _engine_errors(name, label):
-        if sniffed.format == "csv" and not source.has_row:
+    with _engine_errors(name, label, engine):
+        if not source.has_row:
             # a copy in file order numbers its rows for free (a window would not)
-            raw = engine.materialise(raw, prefix="csv")
+            raw = engine.row_numbers(engine.materialise(raw, prefix="raw"))
         parsed_ts = parse_timestamps(
             raw[ts_col], engine=engine, timestamp_format=columns.timestamp_format
         )
         notes.extend(parsed_ts.notes)
-        if source.has_row:
-            row = raw[_ROW]
-        elif sniffed.format == "csv":
-            row = (raw.rowid() + 1).cast(dt.int64)
-        else:
-            row = (ibis.row_number() + 1).cast(dt.int64)
+        row = raw[_ROW]
         all_null = _not_a_record(source, raw, available)
         # The cleaned case id and activity replace the source columns (one copy of
         # each in memory); the timestamp keeps its source text beside the parsed
@@ -565,7 +535,7 @@ def _read_cases(
     source = _open(p, sniffed, engine, tmp)
     raw = source.table
     notes = [*sniffed.notes, *source.notes]
-    available = [c for c in raw.columns if c != _ROW]
+    available = [c for c in raw.columns if c not in (_ROW, "__km_malformed")]
     key_col: str | None = None
     if case_id is not None:
         key_col, note = resolve_column(case_id, available, key="cases_case_id", file=name)
@@ -574,13 +544,14 @@ def _read_cases(
     else:
         notes.append("no case id column: each row is one respondent, numbered from 1")
     label = _FORMAT_LABEL[sniffed.format]
-    with _engine_errors(name, label):
-        row_number = raw[_ROW] if source.has_row else (ibis.row_number() + 1).cast(dt.int64)
+    with _engine_errors(name, label, engine):
+        if not source.has_row:
+            raw = engine.row_numbers(raw)
+        row_number = raw[_ROW]
         case = _as_text(raw[key_col]) if key_col is not None else row_number.cast(dt.string)
         all_null = _not_a_record(source, raw, available)
         numbered = raw.mutate(
             **{
-                _ROW: raw[_ROW] if source.has_row else (ibis.row_number() + 1).cast(dt.int64),
                 _CASE: case,
                 "__km_all_null": all_null,
             }
@@ -680,8 +651,9 @@ def write_set_aside(reports: list[ReadReport], path: str | Path, engine: Engine)
     n = int(engine.to_pandas(safe.count()))
     if n == 0:
         return 0
+    failures: tuple[type[BaseException], ...] = (*engine.errors, OSError)
     try:
         engine.write_csv(safe, path)
-    except (duckdb.Error, OSError) as exc:
+    except failures as exc:
         raise DataError(f"{path}: cannot write the set-aside rows ({exc})") from None
     return n

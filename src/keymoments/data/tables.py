@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -48,11 +47,7 @@ def xes_table(path: Path, engine: Engine, folder: Path) -> ibis.Table:
     chunks = stream_xes(path, folder)
     if not chunks.files:
         raise DataError(f"{path.name}: no events in the log; expected <trace> and <event> elements")
-    raw = engine.con.read_parquet(
-        [str(f) for f in chunks.files],
-        table_name=f"km_xes_{uuid.uuid4().hex[:8]}",
-        union_by_name=True,
-    )
+    raw = engine.read_parquet_files(chunks.files)
     typed: dict[str, Any] = {ROW: raw[ROW]}
     for col in chunks.columns:
         kind = chunks.types.get(col, "string")
@@ -65,7 +60,7 @@ def xes_table(path: Path, engine: Engine, folder: Path) -> ibis.Table:
         else:
             typed[col] = value
     table = engine.materialise(raw.select(**typed).order_by(ROW), prefix="xes")
-    engine.con.drop_view(raw.get_name())
+    engine.forget(raw)
     return table
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
@@ -56,11 +55,6 @@ COMMON_FORMATS = (
 )
 
 
-@ibis.udf.scalar.builtin(signature=((dt.string, dt.string), dt.Timestamp()))
-def try_strptime(value, fmt):  # type: ignore[no-untyped-def]
-    """The engine's ``try_strptime``: NULL where the text does not match."""
-
-
 @dataclass
 class ParsedTimestamps:
     """A naive-UTC timestamp expression and how it was obtained."""
@@ -70,14 +64,12 @@ class ParsedTimestamps:
     notes: list[str] = field(default_factory=list)
 
 
-def _iso(col: ir.StringValue) -> ir.TimestampValue:
-    # Through TIMESTAMPTZ so that offsets are honoured; the session zone is UTC,
-    # so dropping the zone afterwards leaves UTC wall-clock time.
-    return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
+def _iso(col: ir.StringValue, engine: Engine) -> ir.TimestampValue:
+    return engine.iso_timestamp(col)
 
 
-def _strptime(col: ir.StringValue, fmt: str) -> ir.TimestampValue:
-    parsed = try_strptime(col, fmt)
+def _strptime(col: ir.StringValue, fmt: str, engine: Engine) -> ir.TimestampValue:
+    parsed = engine.try_strptime(col, fmt)
     if "%z" in fmt or "%Z" in fmt:
         return parsed.cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
     return parsed
@@ -112,7 +104,7 @@ def parse_timestamps(
     text = col if dtype.is_string() else col.cast(dt.string)
     if timestamp_format:
         return ParsedTimestamps(
-            _strptime(text.strip(), timestamp_format),
+            _strptime(text.strip(), timestamp_format, engine),
             timestamp_format,
             [f"timestamps: read with the given format {timestamp_format!r}"],
         )
@@ -126,18 +118,21 @@ def parse_timestamps(
     # One aggregate over the sample scores ISO and every candidate format in one scan.
     agg = sample_table.aggregate(
         n=sample_table.v.count(),
-        iso=_iso(sample_table.v).count(),
-        **{f"f{i}": _strptime(sample_table.v, fmt).count() for i, fmt in enumerate(COMMON_FORMATS)},
+        iso=_iso(sample_table.v, engine).count(),
+        **{
+            f"f{i}": _strptime(sample_table.v, fmt, engine).count()
+            for i, fmt in enumerate(COMMON_FORMATS)
+        },
     )
     row = engine.to_pandas(agg).iloc[0]
     n = int(row["n"])
     iso = int(row["iso"])
     if n == 0 or iso >= 0.5 * n:
-        return ParsedTimestamps(_iso(text))
+        return ParsedTimestamps(_iso(text, engine))
     counts = [int(row[f"f{i}"]) for i in range(len(COMMON_FORMATS))]
     best = max(range(len(COMMON_FORMATS)), key=lambda i: (counts[i], -i))
     if counts[best] <= iso:
-        return ParsedTimestamps(_iso(text))
+        return ParsedTimestamps(_iso(text, engine))
     fmt = COMMON_FORMATS[best]
     notes = [f"timestamps: not ISO 8601; read with format {fmt!r}"]
     twin = _ambiguous(fmt)
@@ -146,4 +141,4 @@ def parse_timestamps(
             "timestamps: day and month cannot be told apart in these dates; read them "
             "day first (set columns.timestamp_format to read them month first)"
         )
-    return ParsedTimestamps(_strptime(text.strip(), fmt), fmt, notes)
+    return ParsedTimestamps(_strptime(text.strip(), fmt, engine), fmt, notes)

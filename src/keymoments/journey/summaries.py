@@ -197,13 +197,23 @@ def summarise_journeys(
             ends.unit < n_moments, ends.unit * 2 + ends.is_broken, ends.unit + n_moments
         ),
     )
-    visits = engine.materialise(visits_expr, prefix="visits")
-
-    per_case = visits.group_by("case_id").aggregate(
-        sig=visits.code.cast("string").group_concat(
-            ".", order_by=[visits.timestamp, visits.row, visits["sub"]]
-        )
+    # Each visit's place in its case and the state that follows it, in one more
+    # ordered pass over the (fewer) visits; the waits come from the same table.
+    wv = ibis.window(
+        group_by=visits_expr.case_id,
+        order_by=[visits_expr.timestamp, visits_expr.row, visits_expr["sub"]],
     )
+    visits = engine.materialise(
+        visits_expr.select(
+            "case_id",
+            "code",
+            "gap",
+            k=ibis.row_number().over(wv),
+            to_code=visits_expr.code.lead().over(wv).fill_null(-1),
+        ),
+        prefix="visits",
+    )
+    per_case = _signatures(visits, engine)
     # every case, also those whose events all mark no moment (an empty journey)
     all_cases = engine.materialise(ev.select("case_id").distinct(), prefix="cases")
     journeys = all_cases.left_join(per_case, "case_id").select(
@@ -235,7 +245,8 @@ def summarise_journeys(
         aggs[f"sum_y2:{o.id}"] = (y * y).sum()
         if not col.type().is_numeric():
             ignored_exprs[o.id] = (col.notnull() & y.isnull()).cast("int64").sum()
-    signatures = engine.to_pandas(journeys.group_by(["segment", "sig"]).aggregate(**aggs))
+    grouped = journeys.group_by(["segment", "sig"]).aggregate(**aggs)
+    signatures = engine.to_pandas(grouped.mutate(sig=_strip_places(grouped.sig)))
     signatures = signatures.sort_values(["segment", "sig"], kind="stable").reset_index(drop=True)
     for o in numeric:
         for prefix in ("sum_y", "sum_y2"):
@@ -303,14 +314,32 @@ def _quartile_bins(
     return out
 
 
+def _signatures(visits: ibis.Table, engine: Engine) -> ibis.Table:
+    """Per case, its state codes in order joined by ``.``, without an ordered aggregation.
+
+    Spark's Ibis backend cannot order ``group_concat``; instead every visit
+    becomes ``<place, zero-padded>:<code>``, the unordered collection of a case
+    is sorted (text order is place order) and joined, and the places are
+    stripped once per distinct journey rather than once per case.
+    """
+    longest = int(engine.to_pandas(visits.k.max()) or 0)
+    width = len(str(longest))
+    item = visits.k.cast("string").lpad(width, "0").concat(":", visits.code.cast("string"))
+    return visits.group_by("case_id").aggregate(
+        sig=item.collect().sort().join("."),
+    )
+
+
+def _strip_places(sig: ibis.StringValue) -> ibis.StringValue:
+    return sig.re_replace(r"[0-9]+:", "")
+
+
 def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
-    w = ibis.window(group_by=visits.case_id, order_by=[visits.timestamp, visits.row, visits["sub"]])
-    nxt = visits.mutate(to_code=visits.code.lead().over(w).fill_null(-1))
-    expr = nxt.group_by([nxt.code.name("from_code"), "to_code"]).aggregate(
-        n=nxt.count(),
-        mean_s=nxt.gap.mean(),
-        median_s=nxt.gap.quantile(0.5),
-        p90_s=nxt.gap.quantile(0.9),
+    expr = visits.group_by([visits.code.name("from_code"), "to_code"]).aggregate(
+        n=visits.count(),
+        mean_s=visits.gap.mean(),
+        median_s=visits.gap.quantile(0.5),
+        p90_s=visits.gap.quantile(0.9),
     )
     out = engine.to_pandas(expr)
     return out.sort_values(["from_code", "to_code"]).reset_index(drop=True)

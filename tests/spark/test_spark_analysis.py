@@ -1,0 +1,150 @@
+"""Spark gives the same summaries and the same results as DuckDB (to 1e-9).
+
+On both built-in examples (small, to keep the suite fast) and on a real log
+(Sepsis, read from its gzipped CSV by Spark itself), end to end: every figure
+of the JSON result, the bootstrap intervals included (the bootstrap resamples
+the summaries, so equal summaries and seeds give equal intervals).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import keymoments
+from keymoments.analysis import analyse
+from keymoments.cli import app
+from keymoments.data.engine import Engine
+from keymoments.data.readers import read_cases, read_events
+from keymoments.journey.summaries import summarise_journeys
+
+pytestmark = pytest.mark.xdist_group("spark")
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL = ROOT / "tests" / "data" / "real"
+BOOT = 30
+
+
+def assert_same(a: Any, b: Any, where: str = "result") -> None:
+    """Equal structures; numbers equal to 1e-9 (relative or absolute)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for k in a:
+            assert_same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list | tuple):
+        assert isinstance(b, list | tuple) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            assert a is b, where
+        elif math.isnan(a):
+            assert math.isnan(b), where
+        else:
+            assert b == pytest.approx(a, rel=1e-9, abs=1e-9), where
+    else:
+        assert a == b, where
+
+
+@pytest.mark.parametrize("example", ["health-check", "car-purchase"])
+def test_examples_same_result(duck: Engine, spark: Engine, example: str) -> None:
+    ex = keymoments.examples.load_example(example, n_cases=1200, seed=3)
+    results = [
+        analyse(ex.service, events=ex.events, cases=ex.cases, bootstrap=BOOT, engine=engine)
+        for engine in (duck, spark)
+    ]
+    a, b = (r.to_dict() for r in results)
+    assert a["n_cases"] == 1200
+    assert_same(a, b)
+    pd.testing.assert_frame_equal(results[1].summary, results[0].summary)
+
+
+@pytest.mark.parametrize("example", ["health-check", "car-purchase"])
+def test_examples_same_summaries(duck: Engine, spark: Engine, example: str, tmp_path: Path) -> None:
+    ex = keymoments.examples.load_example(example, n_cases=800, seed=5)
+    ex.events.to_parquet(tmp_path / "events.parquet")
+    ex.cases.to_csv(tmp_path / "cases.csv", index=False)
+    out = []
+    for engine in (duck, spark):
+        log = read_events(tmp_path / "events.parquet", columns=ex.service.columns, engine=engine)
+        cases = read_cases(tmp_path / "cases.csv", case_id="case_id", engine=engine)
+        out.append(summarise_journeys(log.table, ex.service, engine, cases=cases.table))
+    a, b = out
+    assert a.signatures["sig"].str.len().max() > 10  # real journeys, several moments long
+    pd.testing.assert_frame_equal(b.signatures, a.signatures, check_dtype=False)
+    pd.testing.assert_frame_equal(b.waits, a.waits, check_dtype=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(b.unmapped, a.unmapped, check_dtype=False)
+    assert (b.n_events, b.n_events_mapped, b.n_cases) == (a.n_events, a.n_events_mapped, a.n_cases)
+    assert b.segment_bins == a.segment_bins
+
+
+def test_signatures_against_plain_python(spark: Engine, tmp_path: Path) -> None:
+    """Journeys built by hand: ties broken by file order, repeated visits, empty journeys."""
+    svc = keymoments.Service.model_validate(
+        {
+            "version": 1,
+            "name": "tiny",
+            "moments": [
+                {"id": "a", "reached": ["a", "a_fail"], "broken": ["a_fail"]},
+                {"id": "b", "reached": ["b"]},
+            ],
+            "outcomes": [{"id": "won", "perspective": "provider", "reached": ["won"]}],
+        }
+    )
+    rows = [
+        ("1", "a", "2020-01-01 10:00"),
+        ("1", "a_fail", "2020-01-01 10:00"),  # same time: file order decides
+        ("1", "a", "2020-01-01 11:00"),
+        ("1", "b", "2020-01-01 12:00"),
+        ("1", "won", "2020-01-01 12:00"),
+        ("2", "b", "2020-01-02 09:00"),
+        ("2", "a", "2020-01-01 09:00"),  # earlier in time, later in the file
+        ("3", "other", "2020-01-01 09:00"),  # reaches nothing
+    ]
+    pd.DataFrame(rows, columns=["case_id", "activity", "timestamp"]).to_csv(
+        tmp_path / "e.csv", index=False
+    )
+    log = read_events(tmp_path / "e.csv", columns=svc.columns, engine=spark)
+    sigs = summarise_journeys(log.table, svc, spark).signatures
+    # codes: a:ok 0, a:broken 1, b:ok 2, b:broken 3, won 4
+    assert dict(zip(sigs["sig"], sigs["n"], strict=True)) == {"1.0.2.4": 1, "0.2": 1, "": 1}
+
+
+def test_real_log_same_result(duck: Engine, spark: Engine) -> None:
+    svc = keymoments.load_service(ROOT / "examples" / "sepsis" / "service.yaml")
+    events = REAL / "sepsis_cases_eventlog.csv.gz"
+    a, b = (
+        analyse(svc, events=events, bootstrap=20, engine=engine).to_dict()
+        for engine in (duck, spark)
+    )
+    assert a["n_cases"] == 1050
+    assert_same(a, b)
+
+
+def test_command_line_engine_spark(spark: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    keymoments.examples.write_example("car-purchase", folder, n_cases=600, seed=2)
+    runner = CliRunner()
+    docs = []
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / f"{engine}.json"
+        args = ["analyse", str(folder / "service.yaml"), "--engine", engine]
+        args += ["--bootstrap", "10", "--json", str(out), "--quiet"]
+        done = runner.invoke(app, args)
+        assert done.exit_code == 0, done.output
+        docs.append(json.loads(out.read_text()))
+    assert_same(docs[0], docs[1])
+
+
+def test_spark_master_needs_the_spark_engine(tmp_path: Path) -> None:
+    done = CliRunner().invoke(
+        app, ["analyse", "x.yaml", "--engine", "duckdb", "--spark-master", "local[2]"]
+    )
+    assert done.exit_code == 2
+    assert "--engine spark" in done.output
