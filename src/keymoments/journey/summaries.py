@@ -265,10 +265,17 @@ def summarise_journeys(
         .order_by([ibis.desc("n"), "activity"])
     )
     unmapped = engine.to_pandas(unmapped_expr)
-    n_events = int(engine.to_pandas(ev.count()))
+    # one pass for both counts; an activity can mark a moment and an outcome, and
+    # isin counts each event once
+    marked_activities = sorted(set(_mapping_table(service, space)["activity"].to_pylist()))
+    counts = engine.to_pandas(
+        ev.aggregate(
+            n=ev.count(),
+            mapped=ev.activity.isin(marked_activities).cast("int64").sum(),
+        )
+    ).iloc[0]
+    n_events, n_mapped = int(counts["n"]), int(counts["mapped"] or 0)
     n_cases = int(engine.to_pandas(all_cases.count()))
-    # an activity can mark a moment and an outcome: count each event once
-    n_mapped = int(engine.to_pandas(ev.semi_join(mapping, "activity").count()))
     return JourneySummary(
         space=space,
         signatures=signatures,
