@@ -148,3 +148,31 @@ def test_spark_master_needs_the_spark_engine(tmp_path: Path) -> None:
     )
     assert done.exit_code == 2
     assert "--engine spark" in done.output
+
+
+def test_barrier_patterns_same_on_both_engines(duck: Engine, spark: Engine, tmp_path: Path) -> None:
+    from keymoments.experience.barrier_summaries import summarise_barriers
+
+    ex = keymoments.examples.load_example("health-check", n_cases=800, seed=6)
+    assert ex.service.barriers
+    ex.events.to_parquet(tmp_path / "events.parquet")
+    ex.cases.to_csv(tmp_path / "cases.csv", index=False)
+    out = []
+    for engine in (duck, spark):
+        log = read_events(tmp_path / "events.parquet", columns=ex.service.columns, engine=engine)
+        cases = read_cases(tmp_path / "cases.csv", case_id="case_id", engine=engine)
+        summary = summarise_barriers(log.table, ex.service, engine, cases=cases.table)
+        assert summary is not None
+        out.append(summary)
+    a, b = out
+    assert a.moments.keys() == b.moments.keys() and a.moments
+    assert a.columns == b.columns
+    for moment, left in a.moments.items():
+        right = b.moments[moment]
+        assert (right.n_cases, right.n_reached) == (left.n_cases, left.n_reached)
+        keys = [*left.table.columns.drop("n")]
+        pd.testing.assert_frame_equal(
+            right.table.sort_values(keys).reset_index(drop=True),
+            left.table.sort_values(keys).reset_index(drop=True),
+            check_dtype=False,
+        )
