@@ -70,7 +70,7 @@ def service_yaml() -> str:
         "  - {id: completed, perspective: provider, reached: [completed], value: 100}",
         "  - {id: satisfaction, perspective: user, column: satisfaction}",
         "segments: [region]",
-        "bootstrap: 200",
+        "analysis: {bootstrap: 200}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -313,7 +313,9 @@ def table(rows: list[dict], engines: list[str], pm4py: bool) -> str:
         d, s, p = r.get("duckdb"), r.get("spark"), r.get("pm4py")
         if "duckdb" in engines:
             cells += [f"{d['total']:.2f}", f"{d['peak_mb']:,.0f}"]
-        if "spark" in engines:
+        if "spark" in engines and s is None:
+            cells += ["not run"] * 4
+        elif "spark" in engines:
             ratio = f"{s['analyse'] / d['total']:.1f}×" if d else ""
             cells += [f"{s['analyse']:.1f}", f"{s['total']:.1f}", f"{s['peak_mb']:,.0f}", ratio]
         if pm4py:
@@ -349,6 +351,13 @@ def main() -> None:
     parser.add_argument(
         "--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"]
     )
+    parser.add_argument(
+        "--spark-sizes",
+        nargs="+",
+        type=float,
+        default=None,
+        help="run Spark only at these sizes (default: every size)",
+    )
     parser.add_argument("--no-pm4py", action="store_true", help="skip pm4py")
     parser.add_argument("--work", type=Path, default=Path("/tmp/keymoments-scale"))
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/performance.md")
@@ -366,6 +375,8 @@ def main() -> None:
         print(f"log of {int(size):,} events ready in {time.perf_counter() - t:.1f} s", flush=True)
         row: dict = {}
         for what in [*args.engines, *(["pm4py"] if pm4py else [])]:
+            if what == "spark" and args.spark_sizes and size not in args.spark_sizes:
+                continue
             row[what] = measure(folder, what, repeat)
             print(f"  {what:7s} {json.dumps(row[what])}", flush=True)
         first = row.get("duckdb") or row.get("spark")
