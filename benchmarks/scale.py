@@ -319,7 +319,7 @@ def table(rows: list[dict], engines: list[str], pm4py: bool) -> str:
             ratio = f"{s['analyse'] / d['total']:.1f}×" if d else ""
             cells += [f"{s['analyse']:.1f}", f"{s['total']:.1f}", f"{s['peak_mb']:,.0f}", ratio]
         if pm4py:
-            ratio = f"{p['three_steps'] / d['total']:.1f}×" if d else ""
+            ratio = f"{p['three_steps'] / d['total']:.2g}×" if d else ""
             cells += [f"{p['three_steps']:.1f}", f"{p['peak_mb']:,.0f}", ratio]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
