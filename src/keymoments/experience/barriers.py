@@ -406,12 +406,13 @@ def interaction_test(
     df = len(keep) - X0.shape[1]
     if df == 0:
         return None
-    full = fit_logistic(
-        X[:, keep],
-        events=model.breaks,
-        trials=model.cases,
-        firth=firth,
-        start=np.concatenate([model.coef_, np.zeros(df)]),
+    X = X[:, keep]
+    start = np.concatenate([model.coef_, np.zeros(df)])
+    fixed = np.arange(X.shape[1]) >= X0.shape[1]
+    # both fits carry the whole design's penalty, so their difference is a fair test
+    without = fit_logistic(
+        X, events=model.breaks, trials=model.cases, firth=firth, start=start, fixed=fixed
     )
-    statistic = max(0.0, 2.0 * (full.loglik - model.loglik_))
-    return InteractionTest(barrier, statistic, df, float(stats.chi2.sf(statistic, df)))
+    full = fit_logistic(X, events=model.breaks, trials=model.cases, firth=firth, start=start)
+    statistic = max(0.0, 2.0 * (full.loglik - without.loglik))
+    return InteractionTest(barrier, float(statistic), df, float(stats.chi2.sf(statistic, df)))

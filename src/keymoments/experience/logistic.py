@@ -69,6 +69,7 @@ def fit_logistic(
     trials: np.ndarray,
     firth: bool = True,
     start: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
     max_iter: int = 100,
     tol: float = 1e-9,
 ) -> LogisticFit:
@@ -80,6 +81,9 @@ def fit_logistic(
         events: events (breaks) per row; trials: cases per row (0 is allowed).
         firth: add Firth's penalty (finite estimates under separation).
         start: starting coefficients (a bootstrap refit starts from the fit).
+        fixed: a mask of coefficients held at their ``start`` value. The penalty
+            still comes from the whole design, which is what makes a penalised
+            likelihood-ratio test of those coefficients valid (as in R's logistf).
 
     Raises:
         numpy.linalg.LinAlgError: the design is rank deficient among rows with cases.
@@ -88,6 +92,7 @@ def fit_logistic(
     events = np.asarray(events, dtype=np.float64)
     trials = np.asarray(trials, dtype=np.float64)
     coef = np.zeros(X.shape[1]) if start is None else np.asarray(start, dtype=np.float64).copy()
+    free = np.ones(X.shape[1], dtype=bool) if fixed is None else ~np.asarray(fixed, dtype=bool)
     current = _loglik(X, events, trials, coef, firth)
     converged = False
     for _ in range(max_iter):
@@ -100,7 +105,8 @@ def fit_logistic(
             w = trials * p * (1.0 - p)
             hat = w * np.einsum("ij,jk,ik->i", X, inv, X)
             residual = residual + hat * (0.5 - p)
-        step = inv @ (X.T @ residual)
+        step = np.zeros_like(coef)
+        step[free] = np.linalg.solve(info[np.ix_(free, free)], (X.T @ residual)[free])
         # halve the step until the (penalised) likelihood does not fall
         for _ in range(30):
             trial = coef + step

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from keymoments.report.terminal_drivers import drivers_tables
+from keymoments.report.terminal_barriers import barrier_headline, barriers_table
 
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
@@ -220,6 +221,8 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     if conflicts:
         headline.append("\nConflicts: ", style="bold red")
         headline.append(conflicts)
+    for line in barrier_headline(result):
+        headline.append("\n" + line)
     if result.survey_only:
         headline = Text.assemble(
             (f"{result.service.name}\n", "bold"),
@@ -233,6 +236,9 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     if paths is not None:
         parts.append(paths)
     parts.extend(drivers_tables(result))
+    barrier_rows = barriers_table(result)
+    if barrier_rows is not None:
+        parts.append(barrier_rows)
     console.print(Group(*parts))  # type: ignore[arg-type]
     if result.portfolio is not None:
         from keymoments.report.plan import plan_panel
