@@ -26,7 +26,7 @@ def test_headline_names_the_planted_drivers_largest_first(health) -> None:
     order = [line.index(name) for name in ("getting there", "too unwell", "a breakdown")]
     assert order == sorted(order)
     assert "being seen" not in line  # travels with `breakdown`, explains nothing itself
-    assert "all its barriers together" in line
+    assert "these together" in line
 
 
 def test_terminal_shows_the_barriers_table(health) -> None:

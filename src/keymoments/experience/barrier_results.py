@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from keymoments.errors import DataWarning, StatisticsWarning
 from keymoments.experience.barrier_summaries import UNREADABLE, BarrierSummary, MomentPatterns
@@ -505,15 +506,18 @@ def estimate_barriers(
     total = len(summary.moments)
     notify(0, total)
     for done, patterns in enumerate(summary.moments.values(), start=1):
-        row, ests, model = _fit_moment(
-            patterns,
-            service,
-            summary,
-            n_boot=n_boot,
-            rng=rng,
-            confidence=confidence,
-            by_segment=by_segment,
-        )
+        # the matrices are small (patterns x covariates): on a busy machine BLAS
+        # threads spinning for each product made a bootstrap 10-100 times slower
+        with threadpool_limits(limits=1, user_api="blas"):
+            row, ests, model = _fit_moment(
+                patterns,
+                service,
+                summary,
+                n_boot=n_boot,
+                rng=rng,
+                confidence=confidence,
+                by_segment=by_segment,
+            )
         moments.append(row)
         estimates.extend(ests)
         if model is not None:

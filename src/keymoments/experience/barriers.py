@@ -187,15 +187,24 @@ def _design(
 
 
 def _independent(X: np.ndarray, rows: np.ndarray, first: int) -> list[int]:
-    """Columns from ``first`` on that add to the rank of the earlier ones (on rows with cases)."""
-    keep = list(range(first))
+    """Columns from ``first`` on that add to the span of the earlier ones (on rows with cases).
+
+    One pass of Gram-Schmidt in column order (the first ``first`` are kept):
+    a column whose residual against the kept ones is negligible adds nothing.
+    """
     sub = X[rows]
-    rank = np.linalg.matrix_rank(sub[:, keep]) if keep else 0
-    for j in range(first, X.shape[1]):
-        r = np.linalg.matrix_rank(sub[:, [*keep, j]])
-        if r > rank:
+    keep: list[int] = []
+    basis = np.zeros((sub.shape[0], 0))
+    for j in range(sub.shape[1]):
+        col = sub[:, j]
+        norm = float(np.linalg.norm(col))
+        residual = col - basis @ (basis.T @ col)
+        residual = residual - basis @ (basis.T @ residual)  # twice is enough
+        size = float(np.linalg.norm(residual))
+        if j < first or (norm > 0 and size > 1e-9 * max(norm, 1.0)):
             keep.append(j)
-            rank = r
+            if size > 0:
+                basis = np.column_stack([basis, residual / size])
     return keep
 
 
@@ -315,7 +324,12 @@ def refit(
     the draw holds) keeps a zero effect: lifting it changes nothing there.
     """
     X = np.column_stack([np.ones(len(cases)), model.segment_design, model.held])
-    keep = _independent(X, cases > 0, 1)
+    # most draws keep every column; only a draw that lost one (a rare barrier
+    # nobody drawn holds) pays for finding which
+    drawn = X[cases > 0]
+    keep = list(range(X.shape[1]))
+    if np.linalg.matrix_rank(drawn) < X.shape[1]:
+        keep = _independent(X, cases > 0, 1)
     fit: LogisticFit | None = None
     try:
         fit = fit_logistic(

@@ -103,7 +103,7 @@ def fit_logistic(
         if firth:
             # the hat values of the weighted design give Firth's modified score
             w = trials * p * (1.0 - p)
-            hat = w * np.einsum("ij,jk,ik->i", X, inv, X)
+            hat = w * ((X @ inv) * X).sum(axis=1)
             residual = residual + hat * (0.5 - p)
         step = np.zeros_like(coef)
         step[free] = np.linalg.solve(info[np.ix_(free, free)], (X.T @ residual)[free])

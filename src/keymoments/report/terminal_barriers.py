@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from rich import box
 from rich.table import Table
 
@@ -30,6 +31,14 @@ def _interval(ci: tuple[float | None, float | None] | list[float | None], fmt=_p
     return "" if lo is None or hi is None else f"[{fmt(lo)}, {fmt(hi)}]"
 
 
+def _percentiles(values: list[float], confidence: float) -> tuple[float | None, float | None]:
+    finite = sorted(v for v in values if v == v)
+    if len(finite) < 2:
+        return None, None
+    lo, hi = np.percentile(finite, [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100])
+    return float(lo), float(hi)
+
+
 def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
@@ -38,7 +47,7 @@ def barrier_headline(result: AnalysisResult) -> list[str]:
     """One line per key moment with barriers (every barrier moment if none is key).
 
     Names the barriers whose share of the moment's breaks is clearly above
-    zero, largest first, and what all its barriers explain together.
+    zero, largest first, and what those named explain together.
     """
     barriers = result.barriers
     if barriers is None:
@@ -55,11 +64,14 @@ def barrier_headline(result: AnalysisResult) -> list[str]:
             )
         else:
             named = "no barrier clearly explains its breaks"
-        together = (
-            f"; all its barriers together {_pct(m.attributable_fraction)} {_interval(m.ci)}"
-            if m.attributable_fraction is not None
-            else ""
-        )
+        together = ""
+        if len(drivers) > 1:
+            # what lifting the named ones at once would do (a case stops breaking only once)
+            model = barriers.models[m.moment]
+            ids = [e.id for e in drivers]
+            draws = [r.attributable_fraction(ids) for r in model.replicates]
+            ci = _percentiles(draws, barriers.confidence)
+            together = f"; these together {_pct(model.attributable_fraction(ids))} {_interval(ci)}"
         lines.append(f"What stops '{m.name}': {named}{together}")
     return lines
 
