@@ -62,6 +62,12 @@ def analyse(
         help="Also measure the drivers within each segment and test the differences.",
         show_default=False,
     ),
+    barriers_by_segment: bool | None = typer.Option(
+        None,
+        "--barriers-by-segment/--no-barriers-by-segment",
+        help="Fit barriers per segment too, testing whether their effects differ "
+        "(default: the model's analysis.barriers_by_segment).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the files written."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -87,6 +93,7 @@ def analyse(
                 seed=seed,
                 missing=missing,
                 by_segment=drivers_by_segment,
+                barriers_by_segment=barriers_by_segment,
                 progress=progress,  # type: ignore[arg-type]
             )
         if not quiet:
