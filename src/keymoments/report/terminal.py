@@ -15,8 +15,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from keymoments.report.terminal_drivers import drivers_tables
 from keymoments.report.terminal_barriers import barrier_headline, barriers_table
+from keymoments.report.terminal_drivers import drivers_tables
 
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
