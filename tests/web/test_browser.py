@@ -159,7 +159,7 @@ def test_upload_run_see_the_key_moment_download_the_report(
     context.close()
 
 
-def test_a_script_in_a_name_stays_text(server: str, browser: object) -> None:
+def test_a_script_in_a_name_stays_text(server: str, browser: object, tmp_path: Path) -> None:
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
@@ -171,6 +171,14 @@ def test_a_script_in_a_name_stays_text(server: str, browser: object) -> None:
     page.fill("input[name=name]", name)
     page.get_by_role("button", name="Create workspace").click()
     expect(page.locator("h1")).to_have_text(name)
+    # a wrong file is refused in the page, with the reader's message
+    bad = tmp_path / "minutes.docx"
+    bad.write_bytes(b"PK\x03\x04 not a table")
+    page.set_input_files("input[name=file]", str(bad))
+    page.click("#uploads button[type=submit]")
+    expect(page.locator(".upload-note")).to_contain_text(
+        "minutes.docx: not a file type keymoments reads"
+    )
     page.goto(server + "/")
     expect(page.locator("table.list")).to_contain_text(name)
     assert dialogs == []

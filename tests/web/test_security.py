@@ -83,3 +83,15 @@ def test_serve_refuses_a_public_address_without_a_token(monkeypatch: pytest.Monk
     assert res.exit_code == 2
     assert "needs a token" in res.output
     assert is_loopback("::1") and is_loopback("127.0.0.2") and not is_loopback("192.168.1.4")
+
+
+def test_without_a_token_only_loopback_host_names_are_answered(tmp_path: Path) -> None:
+    from keymoments.cli.serve import LOOPBACK_NAMES
+
+    app = create_app(tmp_path / "data", allowed_hosts=LOOPBACK_NAMES)
+    local = TestClient(app, base_url="http://127.0.0.1:8000")
+    assert local.get("/.json").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8000").get("/.json").status_code == 200
+    # a name that resolves to 127.0.0.1 only through DNS rebinding
+    rebound = TestClient(app, base_url="http://attacker.example:8000")
+    assert rebound.get("/.json").status_code == 400

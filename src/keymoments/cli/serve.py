@@ -9,6 +9,8 @@ import typer
 
 from keymoments.cli._common import console, user_errors
 
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
 
 def is_loopback(host: str) -> bool:
     """Whether an address only this machine can reach.
@@ -61,7 +63,12 @@ def serve(
         from keymoments.web import create_app
 
         app = create_app(
-            data_dir, token=token, max_upload_bytes=int(max_upload * 2**20), workers=workers
+            data_dir,
+            token=token,
+            max_upload_bytes=int(max_upload * 2**20),
+            workers=workers,
+            # without a token, answer only to loopback names (no DNS rebinding)
+            allowed_hosts=None if token else LOOPBACK_NAMES,
         )
         shown = f"[{host}]" if ":" in host else host
         console.print(

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 
 from keymoments import __version__
@@ -100,6 +101,7 @@ def create_app(
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 2**20,
     workers: int = 1,
+    allowed_hosts: list[str] | None = None,
     settings: WebSettings | None = None,
 ) -> FastAPI:
     """The keymoments web app over one data folder.
@@ -110,6 +112,9 @@ def create_app(
             login page's cookie); needed on any address but loopback.
         max_upload_bytes: larger uploads get 413 with a message saying the limit.
         workers: how many analyses may run at once (each in its own process).
+        allowed_hosts: when given, requests whose ``Host`` is not one of these get 400;
+            ``keymoments serve`` on loopback without a token passes the loopback
+            names, so a web page elsewhere cannot reach the app by DNS rebinding.
         settings: all of the above at once (overrides the keywords).
 
     Example:
@@ -161,6 +166,8 @@ def create_app(
 
     # outermost first: the suffix is stripped before the token check sees the path
     app.add_middleware(SecurityHeaders)
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.add_middleware(TokenGate, token=cfg.token)
     app.add_middleware(JsonSuffix)
     return app

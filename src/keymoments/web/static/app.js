@@ -40,9 +40,56 @@
     });
   }
 
+  // Uploads with a progress bar (the form still works without scripts).
+  function uploads() {
+    document.querySelectorAll("form.upload").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (typeof XMLHttpRequest === "undefined" || typeof FormData === "undefined") return;
+        event.preventDefault();
+        var bar = form.querySelector("progress");
+        var note = form.querySelector(".upload-note");
+        var button = form.querySelector("button[type=submit]");
+        var xhr = new XMLHttpRequest();
+        xhr.open("POST", form.action);
+        xhr.setRequestHeader("Accept", "application/json");
+        bar.hidden = false;
+        button.disabled = true;
+        note.className = "upload-note hint";
+        note.textContent = "Uploading…";
+        xhr.upload.onprogress = function (e) {
+          if (e.lengthComputable) {
+            bar.max = e.total;
+            bar.value = e.loaded;
+            note.textContent = "Uploading… " + Math.round((100 * e.loaded) / e.total) + "%";
+          }
+        };
+        xhr.onload = function () {
+          if (xhr.status >= 200 && xhr.status < 300) {
+            window.location.reload();
+            return;
+          }
+          var message = "The upload failed (" + xhr.status + ")";
+          try { message = JSON.parse(xhr.responseText).error.message; } catch (err) { /* not JSON */ }
+          note.className = "upload-note error";
+          note.textContent = message;
+          bar.hidden = true;
+          button.disabled = false;
+        };
+        xhr.onerror = function () {
+          note.className = "upload-note error";
+          note.textContent = "The connection broke during the upload; try again.";
+          bar.hidden = true;
+          button.disabled = false;
+        };
+        xhr.send(new FormData(form));
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var box = document.getElementById("progress");
     if (box) poll(box);
     charts();
+    uploads();
   });
 })();
