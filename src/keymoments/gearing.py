@@ -23,7 +23,7 @@ within a signature the numeric outcomes get the signature's own spread.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,12 +76,28 @@ def bootstrap(
     progress: Progress | None = None,
 ) -> list[Evaluation]:
     """Evaluate ``n_boot`` multinomial resamples of the signature counts."""
+    draws: list[Evaluation] = []
+    for b, (k, y_sums, y_counts) in enumerate(resampled_counts(data, n_boot, seed)):
+        draws.append(evaluate(data, service, k, y_sums=y_sums, y_counts=y_counts))
+        if progress is not None:
+            progress(b + 1, n_boot)
+    return draws
+
+
+def resampled_counts(
+    data: JourneyData, n_boot: int, seed: int
+) -> Iterator[tuple[Array, dict[str, Array], dict[str, Array]]]:
+    """``n_boot`` resamples of the cases: (signature counts, outcome sums, outcome counts).
+
+    Cases are drawn multinomially over the journey signatures; a numeric outcome's
+    sum moves with its count plus normal noise of the within-signature variance, so
+    a resample needs no per-case values.
+    """
     rng = np.random.default_rng(seed)
-    total = round(data.n.sum())
+    total = round(float(data.n.sum()))
     p = data.n / data.n.sum()
     variances = {o: _within_variance(data, o) for o in data.numeric}
-    draws: list[Evaluation] = []
-    for b in range(n_boot):
+    for _ in range(n_boot):
         k = rng.multinomial(total, p).astype(float)
         ratio = np.divide(k, data.n, out=np.zeros_like(k), where=data.n > 0)
         y_counts = {o: data.n_y[o] * ratio for o in data.numeric}
@@ -89,10 +105,7 @@ def bootstrap(
         for o in data.numeric:
             noise = rng.normal(0.0, 1.0, len(k)) * np.sqrt(y_counts[o] * variances[o])
             y_sums[o] = data.sum_y[o] * ratio + noise
-        draws.append(evaluate(data, service, k, y_sums=y_sums, y_counts=y_counts))
-        if progress is not None:
-            progress(b + 1, n_boot)
-    return draws
+        yield k, y_sums, y_counts
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from keymoments.gearing import _within_variance
+from keymoments.gearing import resampled_counts
 from keymoments.portfolio.chain import ChainModel
 from keymoments.portfolio.context import PlanContext
 from keymoments.portfolio.interventions import factors_of
@@ -50,21 +50,10 @@ def chain_replicates(ctx: PlanContext, n: int, seed: int) -> list[ChainModel]:
     data = getattr(ctx.result, "_journey", None)
     if data is None or n <= 0:
         return [ctx.chain]
-    rng = np.random.default_rng(seed)
-    total = round(float(data.n.sum()))
-    p = data.n / data.n.sum()
-    variances = {o: _within_variance(data, o) for o in data.numeric}
-    out = []
-    for _ in range(n):
-        k = rng.multinomial(total, p).astype(float)
-        ratio = np.divide(k, data.n, out=np.zeros_like(k), where=data.n > 0)
-        y_counts = {o: data.n_y[o] * ratio for o in data.numeric}
-        y_sums = {}
-        for o in data.numeric:
-            noise = rng.normal(0.0, 1.0, len(k)) * np.sqrt(y_counts[o] * variances[o])
-            y_sums[o] = data.sum_y[o] * ratio + noise
-        out.append(ChainModel.from_data(data, ctx.service, k, y_sums=y_sums, y_counts=y_counts))
-    return out
+    return [
+        ChainModel.from_data(data, ctx.service, k, y_sums=y_sums, y_counts=y_counts)
+        for k, y_sums, y_counts in resampled_counts(data, n, seed)
+    ]
 
 
 def monte_carlo(
