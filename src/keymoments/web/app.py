@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from keymoments.web.jobs import Jobs
 from keymoments.web.middleware import JsonSuffix, SecurityHeaders, TokenGate
 from keymoments.web.render import templates, wants_json
 from keymoments.web.settings import DEFAULT_MAX_UPLOAD_MB, WebSettings
-from keymoments.web.store import NotFound, Store
+from keymoments.web.store import NotFound, Store, is_disk_full
 from keymoments.web.uploads import TooLarge
 
 __all__ = ["create_app", "error_status"]
@@ -46,6 +47,8 @@ def error_status(exc: BaseException) -> int:
     """
     if isinstance(exc, TooLarge):
         return 413
+    if is_disk_full(exc):
+        return 507
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, ModelError | DataError):
@@ -72,6 +75,11 @@ def _message(exc: BaseException) -> str:
         return f"{where}: {first.get('msg', 'invalid request')}"
     if isinstance(exc, KeymomentsError | TooLarge):
         return str(exc)
+    if is_disk_full(exc):
+        return (
+            "the server's disk is full, so nothing was saved; free space in the data "
+            "folder (or start the server with another --data-dir) and try again"
+        )
     return "internal error: the server failed on this request; the log has the details"
 
 
@@ -81,7 +89,7 @@ def _error_response(request: Request, exc: BaseException) -> Response:
         log.error("error on %s %s", request.method, request.url.path, exc_info=exc)
     kind = type(exc).__name__ if not isinstance(exc, HTTPException) else "HTTPError"
     if status >= 500:
-        kind = "InternalError"
+        kind = "DiskFull" if status == 507 else "InternalError"
     message = _message(exc)
     if wants_json(request):
         return JSONResponse(
@@ -132,6 +140,11 @@ def create_app(
     interrupted = store.fail_interrupted()
     if interrupted:
         log.warning("%d run(s) interrupted by the last stop were marked failed", interrupted)
+    swept = store.sweep()
+    if swept:
+        log.warning("removed %d half-written file(s) left by the last stop", swept)
+    if not store.keep_reserve():
+        log.warning("the disk holding %s is full or nearly so", cfg.data_dir)
     jobs = Jobs(store, workers=cfg.workers)
 
     @contextlib.asynccontextmanager
@@ -153,7 +166,16 @@ def create_app(
     app.state.store = store
     app.state.jobs = jobs
 
-    for exc_class in (KeymomentsError, NotFound, TooLarge, HTTPException, RequestValidationError):
+    # OSError here too: a full disk answers 507 with its own message
+    for exc_class in (
+        KeymomentsError,
+        NotFound,
+        TooLarge,
+        HTTPException,
+        RequestValidationError,
+        OSError,
+        sqlite3.Error,
+    ):
         app.add_exception_handler(exc_class, _error_response)
     app.add_exception_handler(Exception, _error_response)
 
@@ -164,10 +186,12 @@ def create_app(
     app.include_router(workspaces.router)
     app.include_router(runs.router)
 
-    # outermost first: the suffix is stripped before the token check sees the path
-    app.add_middleware(SecurityHeaders)
+    # the last added runs first: security headers on every answer (the token
+    # gate's and the host check's refusals too), then the suffix is stripped
+    # before the token check sees the path
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.add_middleware(TokenGate, token=cfg.token)
     app.add_middleware(JsonSuffix)
+    app.add_middleware(SecurityHeaders)
     return app

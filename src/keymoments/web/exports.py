@@ -39,14 +39,16 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def csv_text(frame: pd.DataFrame) -> str:
     """The neutralised frame as CSV text."""
     buf = io.StringIO()
-    safe_frame(frame).to_csv(buf, index=False)
+    # CRLF ends a row (RFC 4180), so a CR inside a cell is quoted like a newline
+    # (with "\n" alone a bare CR would start a new row in a spreadsheet)
+    safe_frame(frame).to_csv(buf, index=False, lineterminator="\r\n")
     return buf.getvalue()
 
 
 def write_safe_csv(frame: pd.DataFrame, path: Path) -> Path:
     """Write the neutralised frame as CSV, atomically."""
     with atomic_write(path) as tmp:
-        tmp.write_text(csv_text(frame), encoding="utf-8")
+        tmp.write_text(csv_text(frame), encoding="utf-8", newline="")
     return path
 
 

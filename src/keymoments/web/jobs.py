@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,7 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from keymoments.web.store import Run, Store, Upload
 
-__all__ = ["STAGE_LABELS", "Jobs"]
+__all__ = ["STAGE_LABELS", "Jobs", "exit_message"]
+
+log = logging.getLogger("keymoments.web")
 
 STAGE_LABELS = {
     "": "Waiting for a free worker",
@@ -32,6 +37,26 @@ STAGE_LABELS = {
     "drivers": "Drivers of the experience",
     "write": "Writing the results and the report",
 }
+
+
+def exit_message(code: int, stderr: str) -> str:
+    """What to tell the user when the analysis process ended without saying why.
+
+    Example:
+        >>> exit_message(-9, "")  # doctest: +ELLIPSIS
+        'the analysis process was killed (SIGKILL) before it finished ...; run it again'
+    """
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return (
+            f"the analysis process was killed ({name}) before it finished (the machine may "
+            "have run out of memory, or someone stopped it); run it again"
+        )
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    return f"the analysis process stopped (exit status {code})" + (f": {last}" if last else "")
 
 
 class Jobs:
@@ -51,8 +76,14 @@ class Jobs:
             "events": str(self.store.upload_path(events)),
             "cases": str(self.store.upload_path(cases)) if cases else None,
             "bootstrap": run.bootstrap,
-            # stored name -> name as uploaded, for messages and the report
-            "names": {up.stored_name: up.original_name for up in (events, cases) if up is not None},
+            # where and how a file is stored -> its name as uploaded, for messages and
+            # the report (the server's folders are nobody's business; full paths first)
+            "names": {
+                str(self.store.upload_path(up)): up.original_name
+                for up in (events, cases)
+                if up is not None
+            }
+            | {up.stored_name: up.original_name for up in (events, cases) if up is not None},
         }
         self.store.write_json(self.store.run_dir(run) / "job.json", job)
         self._pool.submit(self._work, run)
@@ -60,16 +91,35 @@ class Jobs:
     def _work(self, run: Run) -> None:
         if self._closed:
             return
+        try:
+            self._run(run)
+        except Exception as exc:  # a thread dying quietly would leave the run "running"
+            log.error("run %s: the runner failed", run.id, exc_info=exc)
+            with contextlib.suppress(Exception):
+                self.store.update_run(
+                    run.id,
+                    status="failed",
+                    message=f"the server could not run the analysis ({type(exc).__name__}: "
+                    f"{exc}); run it again",
+                )
+
+    def _progress(self, run_id: str, **fields: int | str) -> None:
+        try:
+            self.store.update_run(run_id, **fields)
+        except sqlite3.OperationalError as exc:  # e.g. a full disk: progress can wait
+            log.warning("run %s: progress not saved (%s)", run_id, exc)
+
+    def _run(self, run: Run) -> None:
         run_dir = self.store.run_dir(run)
         self.store.update_run(run.id, status="running", stage="start", done=0, total=0)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # stderr to a file: a full pipe nobody reads would stall the worker
-        with (run_dir / "worker.log").open("w", encoding="utf-8") as log:
+        with (run_dir / "worker.log").open("w", encoding="utf-8") as worker_log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "keymoments.web.worker", str(run_dir)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=log,
+                stderr=worker_log,
                 text=True,
                 env=env,
             )
@@ -90,12 +140,15 @@ class Jobs:
             # at most ~10 writes a second, but every stage change and stage end
             if now - last > 0.1 or msg["done"] in (0, msg["total"]):
                 last = now
-                self.store.update_run(
+                self._progress(
                     run.id, stage=msg["stage"], done=int(msg["done"]), total=int(msg["total"])
                 )
         proc.stdout.close()
         code = proc.wait()
-        stderr = (run_dir / "worker.log").read_text(encoding="utf-8", errors="replace")
+        try:
+            stderr = (run_dir / "worker.log").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            stderr = ""
         with self._lock:
             self._procs.pop(run.id, None)
         if self._closed:
@@ -103,11 +156,9 @@ class Jobs:
         if ended.get("status") == "done" and code == 0:
             self.store.update_run(run.id, status="done", stage="done", message="")
         else:
-            message = ended.get("message") or (
-                f"the analysis process stopped (exit status {code})"
-                + (f": {stderr.strip().splitlines()[-1]}" if stderr.strip() else "")
-            )
+            message = ended.get("message") or exit_message(code, stderr)
             self.store.update_run(run.id, status="failed", message=message)
+        self.store.keep_reserve()  # again, if a full disk used it and space is back
 
     def close(self) -> None:
         """Stop running analyses (they are marked failed at next start-up)."""

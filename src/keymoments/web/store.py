@@ -22,10 +22,12 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
 import secrets
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -36,13 +38,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "DISK_FULL_FLAG",
     "ID_PATTERN",
+    "RESERVE_BYTES",
     "NotFound",
     "Run",
     "Store",
     "Upload",
     "Workspace",
     "atomic_write",
+    "is_disk_full",
     "new_id",
 ]
 
@@ -90,6 +95,30 @@ CREATE TABLE IF NOT EXISTS runs (
 
 class NotFound(LookupError):
     """No workspace, upload or run with that id."""
+
+
+# Disk kept in reserve (a file in the data folder), freed when the disk is full
+# so the database can still record what failed; made again at the next start.
+RESERVE_BYTES = 2**20
+
+# Test hook: while the file this variable names exists, every atomic write and
+# every upload chunk fails as on a full disk (ENOSPC). The fault tests use a
+# small tmpfs when they can mount one (as root) and this hook otherwise.
+DISK_FULL_FLAG = "KEYMOMENTS_TEST_DISK_FULL"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error is the disk (or the user's quota) being full (files or SQLite)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "disk is full" in str(exc)  # SQLITE_FULL
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def check_disk_fault(path: Path) -> None:
+    """Raise ENOSPC when the test hook :data:`DISK_FULL_FLAG` says the disk is full."""
+    flag = os.environ.get(DISK_FULL_FLAG)
+    if flag and os.path.exists(flag):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
 
 def new_id() -> str:
@@ -166,6 +195,7 @@ def atomic_write(target: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        check_disk_fault(tmp)
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -198,7 +228,41 @@ class Store:
 
     def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> int:
         with self._lock:
-            return self._db.execute(sql, args).rowcount
+            try:
+                return self._db.execute(sql, args).rowcount
+            except sqlite3.OperationalError as exc:
+                # a full disk: give back the reserve so that what the database
+                # must record (a run failed on that very disk) still lands
+                if not is_disk_full(exc) or not self._release_reserve():
+                    raise
+                return self._db.execute(sql, args).rowcount
+
+    # -- a reserve of disk space ------------------------------------------------------
+
+    @property
+    def _reserve(self) -> Path:
+        return self.root / ".reserve"
+
+    def keep_reserve(self) -> bool:
+        """Hold :data:`RESERVE_BYTES` of disk in a file, to free when the disk fills up.
+
+        Returns whether the reserve is in place (it cannot be made on a full disk).
+        """
+        if self._reserve.exists():
+            return True
+        try:
+            with atomic_write(self._reserve) as tmp, tmp.open("wb") as fh:
+                fh.write(b"\0" * RESERVE_BYTES)
+        except OSError:
+            return False
+        return True
+
+    def _release_reserve(self) -> bool:
+        try:
+            self._reserve.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     @staticmethod
     def _check(item_id: str) -> str:
@@ -359,6 +423,37 @@ class Store:
             fields.setdefault("finished", _now())
         cols = ", ".join(f"{k} = ?" for k in fields)
         self._exec(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
+
+    def sweep(self) -> int:
+        """Remove what a stop left half-done; returns how many files or folders went.
+
+        A server or worker killed mid-way can leave an upload's ``.part`` file,
+        an atomic write's ``.tmp-`` file, a demo's temporary folder, or an upload
+        renamed into place but never recorded. None is ever listed; this frees
+        their space at start-up.
+        """
+        known = {r["stored_name"] for r in self._rows("SELECT stored_name FROM uploads")}
+        removed = 0
+        for ws_dir in (self.root / "workspaces").iterdir():
+            uploads = ws_dir / "uploads"
+            leftovers = (
+                [p for p in uploads.iterdir() if p.name not in known] if uploads.is_dir() else []
+            )
+            runs = ws_dir / "runs"
+            if runs.is_dir():
+                leftovers += [p for p in runs.glob("*/.tmp-*")]
+            leftovers += [p for p in ws_dir.glob("tmp*") if p.is_dir()]  # a model upload's
+            for path in leftovers:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def integrity(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` answer (``'ok'`` when the database is sound)."""
+        return "; ".join(str(r[0]) for r in self._rows("PRAGMA integrity_check"))
 
     def fail_interrupted(self) -> int:
         """Mark runs left queued or running by a stop as failed; returns how many."""

@@ -26,6 +26,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from keymoments.errors import DataError
+from keymoments.web.store import check_disk_fault
 
 __all__ = ["ALLOWED_SUFFIXES", "ReceivedForm", "TooLarge", "receive_form", "stored_suffix"]
 
@@ -173,6 +174,7 @@ async def receive_form(request: Request, folder: Path, *, limit: int) -> Receive
             form.size += end - start
             if form.size > limit:
                 raise TooLarge(limit)
+            check_disk_fault(form.file_path or folder)
             out[0].write(data[start:end])
         else:
             part.value += data[start:end]

@@ -17,24 +17,41 @@ made when first asked for).
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import importlib
 import json
+import os
 import pickle
 import sys
+import threading
+import time
 import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from keymoments.data.readers import neutralise_text
 from keymoments.errors import KeymomentsError, KeymomentsWarning
 from keymoments.web.exports import frame_records, write_safe_csv
-from keymoments.web.store import atomic_write
+from keymoments.web.store import atomic_write, is_disk_full
 
-__all__ = ["SECTIONS", "main", "run_job"]
+__all__ = ["OUTPUTS", "SECTIONS", "main", "run_job"]
 
 # Optional parts of a result (INTERFACES.md), in the order pages show them.
 SECTIONS = ("drivers", "emotion", "barriers", "portfolio")
+# Every file a run writes into its folder (besides job.json and worker.log).
+OUTPUTS = (
+    "result.json",
+    "summary.csv",
+    "charts.json",
+    "sections.json",
+    "set-aside.csv",
+    "report.html",
+    "result.pickle",
+    "report.pdf",
+)
 
 
 def _say(doc: dict[str, Any]) -> None:
@@ -96,6 +113,22 @@ def _renamed(text: str, names: dict[str, str]) -> str:
     return text
 
 
+def _rename_files(path: Path, names: dict[str, str]) -> None:
+    """The set-aside CSV's ``file`` column names the files as uploaded, not as stored."""
+    if not names:
+        return
+    with path.open(newline="", encoding="utf-8") as src:
+        rows = list(csv.reader(src))
+    if not rows or "file" not in rows[0]:
+        return
+    col = rows[0].index("file")
+    for row in rows[1:]:
+        if len(row) > col and row[col] in names:
+            row[col] = neutralise_text(names[row[col]])
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(rows)
+
+
 def run_job(run_dir: Path, progress: Callable[[str, int, int], None]) -> None:
     """Analyse as ``run_dir/job.json`` says and write every result file into ``run_dir``."""
     from keymoments.analysis import analyse
@@ -133,6 +166,7 @@ def run_job(run_dir: Path, progress: Callable[[str, int, int], None]) -> None:
     if result.n_set_aside:
         with atomic_write(run_dir / "set-aside.csv") as tmp:
             result.write_set_aside(tmp)
+            _rename_files(tmp, names)
     progress("write", 3, outputs)
     write_html = optional("keymoments.report.html", "write_html")
     if write_html is not None:
@@ -154,10 +188,41 @@ def run_job(run_dir: Path, progress: Callable[[str, int, int], None]) -> None:
     progress("write", outputs, outputs)
 
 
+def _exit_with_parent() -> None:
+    """End this process when the server that started it dies (even by SIGKILL).
+
+    Progress lines would find the pipe closed, but a long step writes none;
+    without this an orphan could analyse on for minutes after a crash.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _disk_full_message(run_dir: Path, exc: OSError) -> str:
+    # what this run wrote is removed: half a set of results is no result, and
+    # the space is what the disk lacks
+    for name in OUTPUTS:
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink(missing_ok=True)
+    return (
+        f"the disk is full: the results could not be written ({exc.strerror}); "
+        "earlier results are untouched. Free space in the server's data folder and "
+        "run it again"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one job; report progress and the outcome on stdout."""
     args = sys.argv[1:] if argv is None else argv
     run_dir = Path(args[0])
+    _exit_with_parent()
     warnings.simplefilter("ignore", KeymomentsWarning)  # they are in result.json
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -170,19 +235,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 1  # the server went away
+    except OSError as exc:
+        if not is_disk_full(exc):
+            return _unexpected(run_dir, exc)
+        _say({"status": "failed", "message": _disk_full_message(run_dir, exc)})
+        return 2
     except Exception as exc:
-        (run_dir / "traceback.txt").write_text(traceback.format_exc(), encoding="utf-8")
-        _say(
-            {
-                "status": "failed",
-                "message": f"the analysis stopped on an unexpected error ({type(exc).__name__}: "
-                f"{exc}); this is a bug in keymoments, please report it with the run's "
-                "traceback.txt",
-            }
-        )
-        return 1
+        return _unexpected(run_dir, exc)
     _say({"status": "done"})
     return 0
+
+
+def _unexpected(run_dir: Path, exc: Exception) -> int:
+    with contextlib.suppress(OSError):
+        (run_dir / "traceback.txt").write_text(traceback.format_exc(), encoding="utf-8")
+    _say(
+        {
+            "status": "failed",
+            "message": f"the analysis stopped on an unexpected error ({type(exc).__name__}: "
+            f"{exc}); this is a bug in keymoments, please report it with the run's "
+            "traceback.txt",
+        }
+    )
+    return 1
 
 
 if __name__ == "__main__":

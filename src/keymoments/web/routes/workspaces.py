@@ -10,11 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from keymoments import __version__
 from keymoments.errors import DataError, ModelError
 from keymoments.model import parse_service
+from keymoments.web.inflate import check_unpacked
 from keymoments.web.jobs import STAGE_LABELS
 from keymoments.web.modelform import form_to_yaml, yaml_to_form
 from keymoments.web.preview import file_columns
@@ -202,6 +204,15 @@ async def upload(request: Request, workspace_id: WorkspaceId) -> Response:
         if form.size == 0:
             raise DataError(f"{form.file_name}: the file is empty")
         suffix = stored_suffix(form.file_name)
+        # a .gz or .xlsx that unpacks to far more than was sent is refused here,
+        # before any reader opens it (seconds for a large file: off the event loop)
+        await run_in_threadpool(
+            check_unpacked,
+            form.file_path,
+            suffix,
+            limit=request.app.state.settings.max_upload_bytes,
+            name=form.file_name,
+        )
         target = folder / f"{new_id()}{suffix}"
         os.replace(form.file_path, target)
     except BaseException:
@@ -212,7 +223,11 @@ async def upload(request: Request, workspace_id: WorkspaceId) -> Response:
     except DataError as exc:
         target.unlink()
         raise DataError(str(exc).replace(target.name, form.file_name)) from None
-    up = store.add_upload(ws.id, kind, form.file_name, target, form.size)
+    try:
+        up = store.add_upload(ws.id, kind, form.file_name, target, form.size)
+    except BaseException:
+        target.unlink(missing_ok=True)  # never keep a file the database does not list
+        raise
     return _done(request, f"/workspaces/{ws.id}", upload_out(store, up))
 
 
