@@ -29,7 +29,7 @@ from keymoments.web.jobs import Jobs
 from keymoments.web.middleware import JsonSuffix, SecurityHeaders, TokenGate
 from keymoments.web.render import templates, wants_json
 from keymoments.web.settings import DEFAULT_MAX_UPLOAD_MB, WebSettings
-from keymoments.web.store import NotFound, Store, is_disk_full
+from keymoments.web.store import Busy, NotFound, Store, is_disk_full
 from keymoments.web.uploads import TooLarge
 
 __all__ = ["create_app", "error_status"]
@@ -51,6 +51,8 @@ def error_status(exc: BaseException) -> int:
         return 507
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, Busy):
+        return 409
     if isinstance(exc, ModelError | DataError):
         return 422
     if isinstance(exc, KeymomentsError):
@@ -73,7 +75,7 @@ def _message(exc: BaseException) -> str:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return f"{where}: {first.get('msg', 'invalid request')}"
-    if isinstance(exc, KeymomentsError | TooLarge):
+    if isinstance(exc, KeymomentsError | TooLarge | Busy):
         return str(exc)
     if is_disk_full(exc):
         return (
@@ -170,6 +172,7 @@ def create_app(
     for exc_class in (
         KeymomentsError,
         NotFound,
+        Busy,
         TooLarge,
         HTTPException,
         RequestValidationError,

@@ -53,6 +53,8 @@ templates.env.globals["vega"] = VEGA_AVAILABLE
 
 def wants_json(request: Request) -> bool:
     """Whether the client asked for JSON rather than a page."""
+    if request.method == "DELETE":  # no page sends one: a program does
+        return True
     accept = request.headers.get("accept", "")
     if "application/json" not in accept:
         # a program that sent JSON wants JSON back, unless it asked for a page

@@ -41,6 +41,7 @@ __all__ = [
     "DISK_FULL_FLAG",
     "ID_PATTERN",
     "RESERVE_BYTES",
+    "Busy",
     "NotFound",
     "Run",
     "Store",
@@ -95,6 +96,10 @@ CREATE TABLE IF NOT EXISTS runs (
 
 class NotFound(LookupError):
     """No workspace, upload or run with that id."""
+
+
+class Busy(Exception):
+    """The thing cannot change now: a run that uses it is queued or running."""
 
 
 # Disk kept in reserve (a file in the data folder), freed when the disk is full
@@ -433,8 +438,14 @@ class Store:
         their space at start-up.
         """
         known = {r["stored_name"] for r in self._rows("SELECT stored_name FROM uploads")}
+        spaces = {r["id"] for r in self._rows("SELECT id FROM workspaces")}
+        runs_known = {r["id"] for r in self._rows("SELECT id FROM runs")}
         removed = 0
-        for ws_dir in (self.root / "workspaces").iterdir():
+        for ws_dir in list((self.root / "workspaces").iterdir()):
+            if ws_dir.name not in spaces:  # made, or half deleted, when a stop came
+                shutil.rmtree(ws_dir, ignore_errors=True)
+                removed += 1
+                continue
             uploads = ws_dir / "uploads"
             leftovers = (
                 [p for p in uploads.iterdir() if p.name not in known] if uploads.is_dir() else []
@@ -442,6 +453,7 @@ class Store:
             runs = ws_dir / "runs"
             if runs.is_dir():
                 leftovers += [p for p in runs.glob("*/.tmp-*")]
+                leftovers += [p for p in runs.iterdir() if p.name not in runs_known]
             leftovers += [p for p in ws_dir.glob("tmp*") if p.is_dir()]  # a model upload's
             for path in leftovers:
                 if path.is_dir():
@@ -462,6 +474,59 @@ class Store:
             "WHERE status IN ('queued', 'running')",
             (_now(), "interrupted: the server stopped before this run finished; run it again"),
         )
+
+    # -- deleting ---------------------------------------------------------------------
+
+    def _busy_runs(self, where: str, args: tuple[Any, ...]) -> list[str]:
+        rows = self._rows(
+            f"SELECT id FROM runs WHERE status IN ('queued', 'running') AND ({where})", args
+        )
+        return [r["id"] for r in rows]
+
+    def delete_run(self, run_id: str) -> Run:
+        """Remove a finished or failed run and its results."""
+        run = self.run(run_id)
+        if run.status in ("queued", "running"):
+            raise Busy(f"run {run.id} is {run.status}; delete it once it has ended")
+        # the row first: a stop between the two leaves a folder the next start sweeps
+        self._exec("DELETE FROM runs WHERE id = ?", (run.id,))
+        shutil.rmtree(self.run_dir(run), ignore_errors=True)
+        return run
+
+    def delete_upload(self, upload_id: str) -> Upload:
+        """Remove an uploaded file (runs already done keep their results)."""
+        up = self.upload(upload_id)
+        busy = self._busy_runs("events_upload = ? OR cases_upload = ?", (up.id, up.id))
+        if busy:
+            raise Busy(
+                f"{up.original_name} is being analysed (run {busy[0]}); delete it once "
+                "the run has ended"
+            )
+        self._exec("DELETE FROM uploads WHERE id = ?", (up.id,))
+        self.upload_path(up).unlink(missing_ok=True)
+        return up
+
+    def delete_workspace(self, workspace_id: str) -> Workspace:
+        """Remove a workspace with its uploads, runs and results."""
+        ws = self.workspace(workspace_id)
+        busy = self._busy_runs("workspace_id = ?", (ws.id,))
+        if busy:
+            raise Busy(
+                f"workspace {ws.name!r} has a run going ({busy[0]}); delete it once the "
+                "run has ended"
+            )
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                for table in ("runs", "uploads"):
+                    self._db.execute(f"DELETE FROM {table} WHERE workspace_id = ?", (ws.id,))
+                self._db.execute("DELETE FROM workspaces WHERE id = ?", (ws.id,))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        shutil.rmtree(self.workspace_dir(ws.id), ignore_errors=True)
+        return ws
 
     # -- results ----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.requests import Request
 
 from keymoments.errors import DataError, KeymomentsError
@@ -107,8 +107,14 @@ def retry(request: Request, run_id: RunId) -> Response:
     old = store.run(run_id)
     if old.events_upload is None:
         raise DataError(f"run {old.id} has no events file to run again")
-    events = store.upload(old.events_upload)
-    cases = store.upload(old.cases_upload) if old.cases_upload else None
+    try:
+        events = store.upload(old.events_upload)
+        cases = store.upload(old.cases_upload) if old.cases_upload else None
+    except NotFound:
+        raise DataError(
+            f"a file run {old.id} read has been deleted since; upload it again and start "
+            "a new run from the workspace"
+        ) from None
     run = store.create_run(
         old.workspace_id,
         model_yaml=old.model_yaml,
@@ -124,6 +130,18 @@ def retry(request: Request, run_id: RunId) -> Response:
     if wants_json(request):
         return page(request, "", run_out(run), status_code=201)
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+@router.delete("/runs/{run_id}", responses={409: {"description": "The run is going."}})
+@router.post("/runs/{run_id}/delete", include_in_schema=False)
+def delete_run(request: Request, run_id: RunId) -> Response:
+    """Delete a finished or failed run and its results (409 while it is going)."""
+    run = _store(request).delete_run(run_id)
+    with _cache_lock:
+        _cache.pop(run.id, None)
+    if wants_json(request):
+        return JSONResponse({"deleted": {"kind": "run", "id": run.id}})
+    return RedirectResponse(f"/workspaces/{run.workspace_id}", status_code=303)
 
 
 def _make_pdf(store: Store, run: Run, path: Path) -> None:

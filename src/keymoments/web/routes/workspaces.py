@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -22,7 +22,7 @@ from keymoments.web.modelform import form_to_yaml, yaml_to_form
 from keymoments.web.preview import file_columns
 from keymoments.web.render import page, wants_json
 from keymoments.web.schemas import IndexOut, ModelOut, RunOut, UploadOut, WorkspaceOut
-from keymoments.web.store import ID_PATTERN, Run, Store, Upload, Workspace, new_id
+from keymoments.web.store import ID_PATTERN, NotFound, Run, Store, Upload, Workspace, new_id
 from keymoments.web.uploads import receive_form, stored_suffix
 
 __all__ = ["router", "run_out", "workspace_out"]
@@ -379,3 +379,37 @@ async def start_run(request: Request, workspace_id: WorkspaceId) -> Response:
         cases=cases,
     )
     return _done(request, f"/runs/{run.id}", run_out(run))
+
+
+# -- deleting (DELETE for programs; POST .../delete for the pages' buttons) -------------
+
+UploadId = Annotated[str, PathParam(pattern=ID_PATTERN, description="An upload id.")]
+
+
+def _deleted(request: Request, location: str, what: str, item_id: str) -> Response:
+    if wants_json(request):
+        return JSONResponse({"deleted": {"kind": what, "id": item_id}})
+    return RedirectResponse(location, status_code=303)
+
+
+@router.delete("/workspaces/{workspace_id}", responses={409: {"description": "A run is going."}})
+@router.post("/workspaces/{workspace_id}/delete", include_in_schema=False)
+def delete_workspace(request: Request, workspace_id: WorkspaceId) -> Response:
+    """Delete a workspace with its uploads, runs and results (409 while a run is going)."""
+    ws = _store(request).delete_workspace(workspace_id)
+    return _deleted(request, "/", "workspace", ws.id)
+
+
+@router.delete(
+    "/workspaces/{workspace_id}/uploads/{upload_id}",
+    responses={409: {"description": "A run is using the file."}},
+)
+@router.post("/workspaces/{workspace_id}/uploads/{upload_id}/delete", include_in_schema=False)
+def delete_upload(request: Request, workspace_id: WorkspaceId, upload_id: UploadId) -> Response:
+    """Delete an uploaded file; finished runs keep their results (409 while a run uses it)."""
+    store = _store(request)
+    up = store.upload(upload_id)
+    if up.workspace_id != workspace_id:
+        raise NotFound(upload_id)
+    store.delete_upload(up.id)
+    return _deleted(request, f"/workspaces/{workspace_id}", "upload", up.id)

@@ -40,6 +40,15 @@
     });
   }
 
+  // Deleting asks first (without scripts the button deletes at once).
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+      });
+    });
+  }
+
   // Uploads with a progress bar (the form still works without scripts).
   function uploads() {
     document.querySelectorAll("form.upload").forEach(function (form) {
@@ -91,5 +100,6 @@
     if (box) poll(box);
     charts();
     uploads();
+    confirmations();
   });
 })();
