@@ -33,6 +33,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from keymoments.alignment import quadrant
+from keymoments.data.activity_names import near_misses
 from keymoments.data.engine import Engine, connect
 from keymoments.data.readers import CaseTable, EventLog, ReadReport, read_cases, read_events
 from keymoments.errors import DataError, DataWarning, ModelError, StatisticsWarning
@@ -378,6 +379,8 @@ def _warn_about_data(service: Service, summary: Any, data: JourneyData) -> None:
                 DataWarning,
                 stacklevel=3,
             )
+    for message in near_misses(service, summary.unmapped):
+        warnings.warn(message, DataWarning, stacklevel=3)
     for j, o in enumerate(space.binary_outcomes):
         if not seen[space.outcome(j)]:
             warnings.warn(

@@ -50,7 +50,8 @@ _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 class _Strict(BaseModel):
     # Unknown fields are nearly always typos ("perspectivs"); reject them with a hint.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # NaN and infinity (YAML's .nan, .inf, 1e999) are never a sensible cost, volume or effect.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 def _check_id(value: str) -> str:
@@ -458,6 +459,35 @@ _LineLoader.add_constructor(
 )
 
 
+# A real model has hundreds of values; aliases (``*name``) can make a short file
+# stand for billions of them ("billion laughs"), which would never finish loading.
+MAX_VALUES = 100_000
+
+
+def _check_size(node: yaml.Node | None, file: str) -> None:
+    """Refuse a document whose aliases expand to more than :data:`MAX_VALUES` values."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        if id(n) in sizes:
+            return sizes[id(n)]
+        sizes[id(n)] = 1  # a node that contains itself counts once
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total += sum(size(v) for v in n.value)
+        sizes[id(n)] = total
+        return total
+
+    if node is not None and size(node) > MAX_VALUES:
+        raise ModelError(
+            f"its aliases (*name) expand to more than {MAX_VALUES:,} values; a service "
+            "model needs far fewer, so write the repeated parts out or use fewer aliases",
+            file=file,
+        )
+
+
 def _line_index(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
     """Map each path (('moments', 2, 'id')) in the YAML tree to its 1-based line."""
     lines: dict[tuple[Any, ...], int] = {}
@@ -496,6 +526,8 @@ def _first_error(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
         return loc, _extra_field_message(loc)
     if err["type"] == "missing":
         message = f"missing required field {loc[-1]!r}"
+    elif err["type"] == "too_short" and loc:
+        message = f"{loc[-1]!r} needs at least one entry"
     elif (err["type"] == "literal_error" and loc and loc[-2:-1] == ("perspectives",)) or (
         err["type"] == "literal_error" and loc and loc[-1] == "perspective"
     ):
@@ -569,7 +601,14 @@ def parse_service(text: str, *, file: str = "<model>", source: Path | None = Non
         )
     try:
         node = yaml.compose(text, Loader=_LineLoader)  # type: ignore[no-untyped-call]
+        _check_size(node, file)
         raw = yaml.load(text, Loader=_LineLoader)
+    except RecursionError:
+        raise ModelError(
+            "nested too deeply to be a service model (brackets or indents opened "
+            "thousands of times); check the file is the model you meant",
+            file=file,
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "not valid YAML"

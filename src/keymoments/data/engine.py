@@ -39,7 +39,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from keymoments.errors import EngineError
+from keymoments.errors import DataError, EngineError
 
 __all__ = ["ENGINES", "SPARK_INSTALL", "Engine", "connect"]
 
@@ -50,6 +50,8 @@ DUCKDB_MEMORY_LIMIT = "1GB"
 
 # Name of the column the readers keep file positions in (see data.readers).
 _ROW = "__km_row"
+# The longest CSV line read (an enormous free-text field); longer ones fail the read.
+MAX_LINE_BYTES = 32 * 1024 * 1024
 
 
 @ibis.udf.scalar.builtin(name="try_strptime", signature=((dt.string, dt.string), dt.Timestamp()))
@@ -231,6 +233,11 @@ class Engine:
                 "delim": delimiter,
                 "header": True,
                 "all_varchar": True,  # nothing silently coerced; types are decided later
+                # DuckDB's default (2 MB) fails the whole file on one long free-text
+                # field; the larger limit costs nothing on ordinary lines
+                "max_line_size": MAX_LINE_BYTES,
+                # the reading buffer must hold two such lines; within the memory limit
+                "buffer_size": 2 * MAX_LINE_BYTES,
                 "encoding": encoding,
                 "store_rejects": True,
                 "rejects_table": rejects[0],
@@ -315,16 +322,53 @@ class Engine:
         the readers count as a malformed line.
         """
         if self.name == "duckdb":
-            return self.con.read_json(
-                str(path),
-                table_name=self._name("json"),
-                format="array" if array else "newline_delimited",
-                ignore_errors=True,
-            )
+            layout = "array" if array else "newline_delimited"
+            try:
+                return self.con.read_json(
+                    str(path),
+                    table_name=self._name("json"),
+                    format=layout,
+                    records=True,
+                    ignore_errors=True,
+                )
+            except self.errors as exc:  # DuckDB's binder refuses non-records
+                if "non-record JSON" not in str(exc):
+                    raise
+            return self._json_records_only(path, layout)
         df = self.session.read.json(str(path), multiLine=array, mode="PERMISSIVE")
         if "_corrupt_record" in df.columns:
             df = df.drop("_corrupt_record")
         return self._register(_numbered(df))
+
+    def _json_records_only(self, path: str | Path, layout: str) -> ibis.Table:
+        """JSON values that are not records (``[1, 2]``, ``42``) among records.
+
+        DuckDB would read such a file as one column of raw JSON; here the
+        records become columns and every other value a row of NULLs, which the
+        readers count as a malformed line.
+        """
+        quoted = str(path).replace("'", "''")
+        raw = (
+            f"read_json('{quoted}', format='{layout}', records=false, ignore_errors=true)"
+        )
+        found = self.con.raw_sql(
+            f"SELECT json_group_structure(json) FROM {raw} WHERE json_type(json) = 'OBJECT'"
+        ).fetchall()
+        structure = found[0][0] if found and found[0][0] is not None else None
+        if structure is None:
+            raise DataError(
+                f"{Path(path).name}: no line holds a JSON object; expected one record per "
+                'line, such as {"case_id": "1", "activity": "booked", "timestamp": "2024-01-01"}'
+            )
+        shape = str(structure).replace("'", "''")
+        # ibis' own sql() cannot describe this query on DuckDB 2.0, so it is run here
+        name = self._name("json")
+        self.con.raw_sql(
+            f'CREATE TEMP TABLE "{name}" AS SELECT unnest(CASE WHEN json_type(json) = '
+            f"'OBJECT' THEN json_transform(json, '{shape}') END) FROM {raw}"
+        )
+        records = self.con.table(name)
+        return records
 
     def _register(self, df: Any) -> ibis.Table:
         name = self._name("spark")

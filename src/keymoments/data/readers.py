@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,7 +38,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from keymoments.data.columns import resolve_column
-from keymoments.data.engine import Engine
+from keymoments.data.engine import MAX_LINE_BYTES, Engine
 from keymoments.data.sniff import Sniffed, sniff, transcode_to_utf8
 from keymoments.data.tables import read_xlsx, xes_table
 from keymoments.data.timestamps import parse_timestamps
@@ -156,7 +157,13 @@ def _engine_errors(name: str, what: str, engine: Engine) -> Iterator[None]:
         ibis.common.exceptions.IbisError,
         OSError,
     ) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        if "Maximum line size" in text:
+            raise DataError(
+                f"{name}: a line is longer than {MAX_LINE_BYTES // 2**20} MB; expected one "
+                "record per line (an unclosed quote joins every line after it into one)"
+            ) from None
+        first = text.splitlines()[0] if text else type(exc).__name__
         raise DataError(f"{name}: cannot read it as {what} ({first})") from None
 
 
@@ -359,6 +366,56 @@ def _unique_names(wanted: list[str], taken: set[str], notes: list[str]) -> dict[
     return names
 
 
+# A header cell that reads as a date or time is a row of data in the header's place.
+_LOOKS_LIKE_DATA = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})")
+
+
+@contextmanager
+def _header_hints(name: str, sniffed: Sniffed, example: str) -> Iterator[None]:
+    """Add what the header itself suggests to a missing-column error."""
+    try:
+        yield
+    except DataError as exc:
+        header = sniffed.header
+        hint = ""
+        if sniffed.format == "csv" and any(_LOOKS_LIKE_DATA.match(h) for h in header):
+            hint = (
+                " The first line looks like a row of data, not a header: add a header line "
+                f"naming the columns ({example})."
+            )
+        elif sniffed.format == "csv" and len(header) == 1:
+            hint = (
+                " The header was read as one column: keymoments splits columns at "
+                "commas, semicolons, tabs or '|'; save the file with one of those."
+            )
+        if not hint:
+            raise
+        raise DataError(f"{exc}{hint}") from None
+
+
+def _check_repeated_headers(name: str, sniffed: Sniffed, keys: dict[str, str]) -> list[str]:
+    """Notes on header names given twice; an error when a key column is one of them."""
+    positions: dict[str, list[int]] = {}
+    for i, h in enumerate(sniffed.header, start=1):
+        positions.setdefault(h.strip(), []).append(i)
+    notes = []
+    for header, where in positions.items():
+        if len(where) < 2 or not header:
+            continue
+        columns = " and ".join(str(i) for i in where)
+        roles = [role.replace("_", " ") for role, col in keys.items() if col == header]
+        if roles:
+            raise DataError(
+                f"{name}: the header names column {header!r} {len(where)} times (columns "
+                f"{columns}), so which one holds the {roles[0]} is unclear; rename the others"
+            )
+        notes.append(
+            f"column {header!r} appears {len(where)} times in the header (columns {columns}); "
+            "the repeats are read with a suffix (_1, _2, ...)"
+        )
+    return notes
+
+
 def _file_name(path: Path) -> str:
     return path.name
 
@@ -400,10 +457,12 @@ def _read_events(
     available = [c for c in raw.columns if c not in (_ROW, "__km_malformed")]
     keys: dict[str, str] = {}
     for key in ("case_id", "activity", "timestamp"):
-        col, note = resolve_column(getattr(columns, key), available, key=key, file=name)
+        with _header_hints(name, sniffed, "case_id,activity,timestamp"):
+            col, note = resolve_column(getattr(columns, key), available, key=key, file=name)
         keys[key] = col
         if note:
             notes.append(note)
+    notes.extend(_check_repeated_headers(name, sniffed, keys))
     label = _FORMAT_LABEL[sniffed.format]
     case_col, activity_col, ts_col = keys["case_id"], keys["activity"], keys["timestamp"]
     with _engine_errors(name, label, engine):
@@ -538,9 +597,11 @@ def _read_cases(
     available = [c for c in raw.columns if c not in (_ROW, "__km_malformed")]
     key_col: str | None = None
     if case_id is not None:
-        key_col, note = resolve_column(case_id, available, key="cases_case_id", file=name)
+        with _header_hints(name, sniffed, "case_id and the survey's columns"):
+            key_col, note = resolve_column(case_id, available, key="cases_case_id", file=name)
         if note:
             notes.append(note)
+        notes.extend(_check_repeated_headers(name, sniffed, {"case_id": key_col}))
     else:
         notes.append("no case id column: each row is one respondent, numbered from 1")
     label = _FORMAT_LABEL[sniffed.format]

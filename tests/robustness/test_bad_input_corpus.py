@@ -1,0 +1,296 @@
+"""Every file of the bad-input corpus through ``keymoments analyse``.
+
+Each case either stops with exit status 2 and one message naming the file and
+what was expected, or is analysed with its bad rows set aside and counted and
+the same figures as the clean rows give. Never a traceback, never a hang.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from keymoments.cli import app
+
+CORPUS = Path(__file__).parent / "corpus"
+SERVICE = CORPUS / "service.yaml"
+TIMEOUT_S = 60
+runner = CliRunner()
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Exit status 2, one message naming ``names`` (default: the file) with ``words``."""
+
+    file: str
+    words: tuple[str, ...] = ()
+    names: str | None = None
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """Exit 0 with ``set_aside`` counted; figures equal to the clean ``reference``.
+
+    ``events``/``cases`` rewrite the clean corpus files into what the analysis
+    must agree with (None: the clean files as they are); ``figures=False`` when
+    the point is the warning alone.
+    """
+
+    file: str
+    set_aside: dict[str, int] = field(default_factory=dict)
+    warns: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    events: Callable[[str], str] | None = None
+    cases: Callable[[str], str] | None = None
+    figures: bool = True
+
+
+def _without_line(start: str) -> Callable[[str], str]:
+    return lambda text: "".join(ln for ln in text.splitlines(True) if not ln.startswith(start))
+
+
+def _blank_not_numbers(text: str) -> str:
+    """The cases table with the corpus' three non-numbers left blank instead."""
+    text = text.replace("c02,4,5,4.5,no", "c02,4,5,,no")
+    return text.replace("c05,3,1,3.0,no", "c05,,1,3.0,")
+
+
+CASES: list[Refused | Analysed] = [
+    # -- events, analysed ------------------------------------------------------------
+    Analysed("events_truncated.csv", {"malformed line": 1}),
+    Analysed("events_semicolon.csv", notes=("delimiter: semicolon",)),
+    Analysed("events_bom.csv", notes=("byte-order mark",)),
+    Analysed("events_latin1.csv", notes=("Latin-1",)),
+    Analysed("events_utf16.csv", notes=("UTF-16",)),
+    Analysed(
+        "events_missing_values.csv",
+        {"no case id": 1, "no activity": 1, "no timestamp": 1, "unparseable timestamp": 3},
+    ),
+    Analysed("events_ragged_rows.csv", {"malformed line": 2}),
+    Analysed(
+        "events_unclosed_quote.csv",
+        warns=("activity '\"attended'", "names 'attended'"),
+        events=_without_line("c02,attended,"),
+    ),
+    Analysed("events_mixed_zones.csv"),
+    Analysed("events_mixed_formats.csv", {"unparseable timestamp": 2}),
+    Analysed("events_quoted_fields.csv"),
+    Analysed("events_enormous_field.csv.gz"),
+    Analysed("events_repeated_other_header.csv", notes=("'note' appears 2 times",)),
+    Analysed("events_bad_lines.jsonl", {"malformed line": 2}),
+    Analysed(
+        "events_missing_attributes.xes", {"no activity": 1, "no timestamp": 1, "no case id": 1}
+    ),
+    # -- events, refused -------------------------------------------------------------
+    Refused("events_empty.csv", ("the file is empty",)),
+    Refused("events_header_only.csv", ("no rows after the header", "expected one event")),
+    Refused("events_no_header.csv", ("no column 'case_id'", "looks like a row of data")),
+    Refused("events_wrong_delimiter.csv", ("read as one column", "semicolons")),
+    Refused("events_duplicate_headers.csv", ("'activity' 2 times", "rename")),
+    Refused("events_binary.csv", ("binary data",)),
+    Refused("events_garbage.parquet", ("cannot read it as Parquet",)),
+    Refused("events_broken.xes", ("line 8", "not valid XML", "expected an XES")),
+    Refused("events_cut_short.xes", ("not valid XML", "cut short")),
+    Refused("events_cut_short.xes.gz", ("gzip data is damaged",)),
+    Refused("events_not_a_log.xes", ("no <log> element",)),
+    Refused("events_empty_log.xes", ("no events in the log",)),
+    Refused("events_entity_bomb.xes", ("not valid XML",)),
+    Refused("events_no_model_activity.csv", ("none of the 40 events", "BOOKED")),
+    # -- cases -----------------------------------------------------------------------
+    Analysed("cases_duplicate_ids.csv", {"no case id": 1, "duplicate case id": 1}),
+    Analysed(
+        "cases_not_numbers.csv",
+        warns=("1 values are not numbers", "1 unreadable values of 'transport'"),
+        cases=_blank_not_numbers,
+    ),
+    Refused("cases_empty.csv", ("the file is empty",)),
+    Refused("cases_header_only.csv", ("no rows after the header",)),
+    Refused("cases_missing_column.csv", ("no column 'satisfaction'", "outcome 'satisfaction'")),
+    Refused("cases_binary.xlsx", ("XLSX",)),
+    # -- service models --------------------------------------------------------------
+    Analysed(
+        "model_unknown_activity.yaml",
+        warns=("activity 'attended' (10 events) marks nothing", "names 'atended'"),
+        figures=False,
+    ),
+    Refused("model_syntax_error.yaml", ("line 9", "YAML syntax")),
+    Refused("model_tabs.yaml", ("line 13", "tab character")),
+    Refused("model_duplicate_keys.yaml", ("line 14", "duplicate key 'stage'")),
+    Refused("model_unknown_field.yaml", ("line 14", "did you mean 'perspectives'")),
+    Refused("model_wrong_type.yaml", ("field analysis.bootstrap", "'lots'")),
+    Refused("model_string_for_list.yaml", ("field moments[1].broken", "list")),
+    Refused("model_unknown_moment.yaml", ("field barriers[0].moment", "did you mean 'visit'")),
+    Refused("model_unknown_column.yaml", ("'satisfation'", "did you mean"), names="cases.csv"),
+    Refused("model_unknown_rating.yaml", ("'rating_vist'", "moment 'visit'"), names="cases.csv"),
+    Refused("model_empty.yaml", ("the file is empty",)),
+    Refused("model_a_list.yaml", ("expected a mapping",)),
+    Refused("model_latin1.yaml", ("not UTF-8",)),
+    Refused("model_binary.yaml", ("not UTF-8",)),
+    Refused("model_version_2.yaml", ("unknown version 2",)),
+    Refused("model_no_moments.yaml", ("field moments", "at least one")),
+    Refused("model_missing_events_file.yaml", ("file not found",), names="nowhere.csv"),
+    Refused("model_deep_nesting.yaml", ("nested too deeply",)),
+    Refused("model_alias_bomb.yaml", ("aliases",)),
+    Refused("model_huge_number.yaml", ("field volume", "finite")),
+    Refused("model_python_tag.yaml", ("line 2", "python/object")),
+]
+
+
+@pytest.fixture(autouse=True)
+def _deadline() -> Iterator[None]:
+    """Fail, rather than hang, a case that takes over a minute."""
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"no answer within {TIMEOUT_S} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(TIMEOUT_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _arguments(file: str, folder: Path) -> list[str]:
+    path = str(CORPUS / file)
+    if file.startswith("model_"):
+        return ["analyse", path]
+    flag = "--events" if file.startswith("events_") else "--cases"
+    return ["analyse", str(SERVICE), flag, path]
+
+
+def _run(args: list[str], out: Path) -> tuple[int, str]:
+    res = runner.invoke(app, [*args, "--json", str(out), "--quiet"])
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception  # a crash: let pytest show it
+    return res.exit_code, res.output
+
+
+def _figures(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a silently wrong read would change: cases, reach, breaks, impacts, means."""
+    return {
+        "n_cases": doc["n_cases"],
+        "moments": {
+            m["id"]: (
+                m["reach"],
+                m["break_rate"],
+                {o: v["recoverable"] for o, v in m["impact"].items()},
+            )
+            for m in doc["moments"]
+        },
+        "outcomes": {o["id"]: o["mean"] for o in doc["outcomes"]},
+        "drivers": {
+            o: [(d["moment"], d["importance"]) for d in rows] for o, rows in doc["drivers"].items()
+        },
+        "barriers": [(b["id"], b["prevalence"], b["holders"]) for b in doc["barriers"]],
+    }
+
+
+def _strict(text: str) -> dict[str, Any]:
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in the JSON result")
+
+    return json.loads(text, parse_constant=refuse)  # type: ignore[no-any-return]
+
+
+def _reference(case: Analysed, folder: Path) -> dict[str, Any]:
+    """The figures of the clean files, rewritten as the case says."""
+    args = ["analyse", str(SERVICE)]
+    for flag, name, rewrite in (
+        ("--events", "events.csv", case.events),
+        ("--cases", "cases.csv", case.cases),
+    ):
+        if rewrite is not None:
+            path = folder / f"reference-{name}"
+            path.write_text(rewrite((CORPUS / name).read_text()))
+            args += [flag, str(path)]
+    code, output = _run(args, folder / "reference.json")
+    assert code == 0, output
+    return _figures(_strict((folder / "reference.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("clean")
+    return _reference(Analysed("clean"), folder)
+
+
+def test_corpus_is_all_listed() -> None:
+    listed = {c.file for c in CASES}
+    present = {p.name for p in CORPUS.iterdir()} - {"README.md", *_CLEAN}
+    assert present == listed
+    readme = (CORPUS / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in present | set(_CLEAN))
+
+
+_CLEAN = ("service.yaml", "events.csv", "cases.csv")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.file)
+def test_corpus_case(case: Refused | Analysed, tmp_path: Path, clean: dict[str, Any]) -> None:
+    code, output = _run(_arguments(case.file, tmp_path), tmp_path / "result.json")
+    assert "Traceback" not in output
+    flat = " ".join(output.split())
+    if isinstance(case, Refused):
+        assert code == 2, output
+        assert flat.count("error:") == 1, output
+        message = flat[flat.index("error:") :]
+        assert (case.names or case.file) in message, output
+        for word in case.words:
+            assert word in message, output
+        assert not (tmp_path / "result.json").exists()
+        return
+    assert code == 0, output
+    doc = _strict((tmp_path / "result.json").read_text())
+    read = "events.csv" if case.file.startswith("model_") else case.file
+    (report,) = [f for f in doc["data"]["files"] if f["file"] == read]
+    assert report["set_aside"] == case.set_aside
+    assert report["rows"] == report["used"] + sum(case.set_aside.values())
+    for note in case.notes:
+        assert any(note in n for n in report["notes"]), report["notes"]
+    aside = tmp_path / "result.set-aside.csv"
+    if case.set_aside:
+        with aside.open(encoding="utf-8", newline="") as fh:
+            reasons = Counter(row["reason"] for row in csv.DictReader(fh))
+        assert reasons == case.set_aside
+    else:
+        assert not aside.exists()
+    for word in case.warns:
+        assert any(word in w for w in doc["warnings"]), doc["warnings"]
+    if case.figures:
+        expected = clean if case.events is None and case.cases is None else None
+        if expected is None:
+            expected = _reference(case, tmp_path)
+        assert _figures(doc) == expected
+
+
+def test_latin1_text_is_decoded(tmp_path: Path) -> None:
+    code, output = _run(_arguments("events_latin1.csv", tmp_path), tmp_path / "r.json")
+    assert code == 0, output
+    unmapped = _strict((tmp_path / "r.json").read_text())["data"]["unmapped_activities"]
+    assert "rappel envoyé" in unmapped
+
+
+@pytest.mark.parametrize("file", ["model_alias_bomb.yaml", "events_binary.csv"])
+def test_the_real_command_exits_2_without_a_traceback(file: str, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "keymoments", *_arguments(file, tmp_path), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert file in proc.stderr
