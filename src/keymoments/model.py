@@ -617,8 +617,20 @@ def parse_service(text: str, *, file: str = "<model>", source: Path | None = Non
             file=file,
             line=mark.line + 1 if mark is not None else None,
         ) from None
+    except yaml.reader.ReaderError as exc:
+        # a control character (NUL, ESC...) that YAML forbids anywhere in the text
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        raise ModelError(
+            f"a control character (#x{exc.character:04x}) that YAML does not allow; remove it "
+            "(was the file saved by a word processor, or is it not the model?)"
+            if isinstance(exc.character, int)
+            else "bytes that are not text; save the model as UTF-8 text",
+            file=file,
+            line=line,
+        ) from None
     except yaml.YAMLError as exc:
-        raise ModelError(f"YAML syntax: {exc}", file=file) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"YAML syntax: {first}", file=file) from None
     if raw is None:
         raise ModelError("the file is empty; start with 'version: 1' and 'name:'", file=file)
     if not isinstance(raw, dict):

@@ -15,7 +15,15 @@ from typing import Any
 import pandas as pd
 from hypothesis import strategies as st
 
-__all__ = ["BAD_TIMESTAMPS", "event_frames", "good_timestamps", "journeys", "services"]
+__all__ = [
+    "BAD_TIMESTAMPS",
+    "event_frames",
+    "good_timestamps",
+    "journeys",
+    "model_documents",
+    "mutated",
+    "services",
+]
 
 # Values the readers must set aside as unparseable, never crash on.
 BAD_TIMESTAMPS = ("not a date", "2020-13-45", "31/31/2020 99:99", "yesterday")
@@ -179,3 +187,155 @@ def journeys(
         pd.DataFrame(events, columns=["case_id", "activity", "timestamp"]),
         pd.DataFrame(cases, columns=["case_id", "group", "score"]),
     )
+
+
+# -- fuzzing: damaged bytes and arbitrary model documents ---------------------------
+
+# Bytes that mean something to one of the readers: delimiters, quotes, line ends,
+# a byte-order mark, XML and YAML punctuation, an invalid UTF-8 lead byte, NUL.
+_SPECIAL = [
+    b",",
+    b";",
+    b"\t",
+    b"|",
+    b'"',
+    b"'",
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b"\xef\xbb\xbf",
+    b"<",
+    b">",
+    b"</event>",
+    b"&",
+    b"&amp;",
+    b"]]>",
+    b":",
+    b"- ",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"*a",
+    b"&a ",
+    b"!!",
+    b"\x00",
+    b"\xff",
+    b"\xc3",
+    b"\\",
+    b"#",
+    b"%",
+]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, data: bytes, *, max_edits: int = 4) -> bytes:
+    """``data`` with a few edits: bytes replaced, inserted or deleted, a cut, a
+    repeated span, or a special byte sequence (delimiter, quote, tag...) dropped in.
+
+    Example:
+        >>> from hypothesis import given
+        >>> @given(mutated(b"case_id,activity\\n1,a\\n"))
+        ... def test_reader(raw): ...
+    """
+    out = bytearray(data)
+    for _ in range(draw(st.integers(1, max_edits))):
+        at = draw(st.integers(0, len(out)))
+        kind = draw(st.sampled_from(["flip", "insert", "delete", "cut", "repeat", "special"]))
+        if kind == "flip" and at < len(out):
+            out[at] = draw(st.integers(0, 255))
+        elif kind == "insert":
+            out[at:at] = draw(st.binary(min_size=1, max_size=8))
+        elif kind == "delete":
+            del out[at : at + draw(st.integers(1, 16))]
+        elif kind == "cut":
+            del out[at:]
+        elif kind == "repeat":
+            span = bytes(out[at : at + draw(st.integers(1, 64))])
+            out[at:at] = span * draw(st.integers(1, 3))
+        else:
+            out[at:at] = draw(st.sampled_from(_SPECIAL))
+    return bytes(out)
+
+
+_MODEL_KEYS = [
+    "version",
+    "name",
+    "moments",
+    "outcomes",
+    "barriers",
+    "interventions",
+    "segments",
+    "columns",
+    "data",
+    "analysis",
+    "id",
+    "reached",
+    "broken",
+    "rating",
+    "perspective",
+    "perspectives",
+    "column",
+    "value",
+    "moment",
+    "barrier",
+    "effect",
+    "effect_range",
+    "cost",
+    "bins",
+    "volume",
+    "budget",
+    "bootstrap",
+    "drivers",
+    "stage",
+    "filters",
+]
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["user", "provider", "a", "b", "visit", "x y", "", "1", "1e999", ".nan"]),
+    st.text(max_size=12),
+)
+
+
+def model_documents() -> st.SearchStrategy[Any]:
+    """Nested mappings and lists shaped roughly like a service model, often wrong.
+
+    Keys are mostly the model's own field names, values anything YAML can hold;
+    some documents start from ``version: 1`` and a name so validation goes deep.
+    """
+    tree = st.recursive(
+        _SCALARS,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(
+                st.one_of(st.sampled_from(_MODEL_KEYS), st.text(max_size=6)),
+                children,
+                max_size=5,
+            ),
+        ),
+        max_leaves=25,
+    )
+    moment = st.fixed_dictionaries(
+        {"id": st.sampled_from(["a", "b", "a b", ""])},
+        optional={k: tree for k in ("reached", "broken", "rating", "perspectives", "stage")},
+    )
+    rooted = st.fixed_dictionaries(
+        {"version": st.just(1), "name": st.just("fuzz"), "moments": st.lists(moment, max_size=3)},
+        optional={
+            k: tree
+            for k in (
+                "outcomes",
+                "barriers",
+                "interventions",
+                "segments",
+                "columns",
+                "analysis",
+                "volume",
+                "budget",
+            )
+        },
+    )
+    return st.one_of(tree, rooted)
