@@ -619,14 +619,14 @@ def parse_service(text: str, *, file: str = "<model>", source: Path | None = Non
         ) from None
     except yaml.reader.ReaderError as exc:
         # a control character (NUL, ESC...) that YAML forbids anywhere in the text
-        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        at = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
         raise ModelError(
             f"a control character (#x{exc.character:04x}) that YAML does not allow; remove it "
             "(was the file saved by a word processor, or is it not the model?)"
             if isinstance(exc.character, int)
             else "bytes that are not text; save the model as UTF-8 text",
             file=file,
-            line=line,
+            line=at,
         ) from None
     except yaml.YAMLError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
