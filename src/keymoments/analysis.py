@@ -40,6 +40,7 @@ from keymoments.errors import DataError, DataWarning, ModelError, StatisticsWarn
 from keymoments.experience.barrier_results import estimate_barriers
 from keymoments.experience.barrier_summaries import summarise_barriers
 from keymoments.experience.ratings import rated_moments
+from keymoments.experience.reached import reached_by_case
 from keymoments.experience.survey import (
     Experience,
     case_columns_from_events,
@@ -243,6 +244,7 @@ def analyse(
             missing=missing,  # type: ignore[arg-type]
             by_segment=by_segment,
             segment_bins=summary.segment_bins,
+            reached=reached_by_case(events_table, service),
             progress=lambda done, total: notify("drivers", done, total),
         )
         reports: list[ReadReport] = [log.report, *([case_table.report] if case_table else [])]

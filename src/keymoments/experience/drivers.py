@@ -53,6 +53,7 @@ from keymoments.errors import MissingRatingsWarning, StatisticsWarning
 from keymoments.experience.correlation import Missing, weighted_correlation
 from keymoments.experience.penalty_reward import asymmetry, classify, cut_points, penalty_reward
 from keymoments.experience.ratings import RatingSummary
+from keymoments.experience.reached import missing_message
 from keymoments.experience.shapley import DEFAULT_EXACT_LIMIT, lmg
 from keymoments.experience.weights import relative_weights
 
@@ -439,7 +440,11 @@ def _fit_one(
         )
     x, y = x_all[has_y][:, cols], y_all[has_y]
     wy = w[has_y]
-    if missing_note is not None:
+    among_reached = (summary.missing_among_reached or {}).get(outcome)
+    if missing_note is not None and among_reached is not None:
+        pairwise = settings.missing == "pairwise"
+        missing_note(where, missing_message(among_reached, summary.moments, cols, pairwise))
+    elif missing_note is not None:
         missing_note(where, _missing_message(x, wy, [summary.moments[j] for j in cols], settings))
     cuts = (settings.cuts[0][cols], settings.cuts[1][cols])
     local = _Settings(settings.missing, settings.exact_limit, settings.samples, settings.seed, cuts)

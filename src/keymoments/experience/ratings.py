@@ -33,6 +33,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 
 from keymoments.data.engine import Engine
+from keymoments.experience.reached import MissingAmongReached
 from keymoments.journey.summaries import segment_key
 from keymoments.model import Service
 
@@ -59,6 +60,8 @@ class RatingSummary:
     n: np.ndarray
     segment: np.ndarray
     non_numeric: dict[str, int] = field(default_factory=dict)
+    # with an event log: per outcome, ratings missing among the moments cases reached
+    missing_among_reached: dict[str, MissingAmongReached] | None = None
 
     @property
     def n_respondents(self) -> int:

@@ -29,6 +29,7 @@ from keymoments.experience.correlation import Missing
 from keymoments.experience.drivers import Drivers, measure_drivers
 from keymoments.experience.emotion import Emotion, measure_emotion
 from keymoments.experience.ratings import RatingSummary, rated_moments, summarise_ratings
+from keymoments.experience.reached import missing_among_reached
 from keymoments.model import Service
 
 __all__ = ["Experience", "measure_experience"]
@@ -53,12 +54,15 @@ def measure_experience(
     missing: Missing | None = None,
     by_segment: bool | None = None,
     segment_bins: dict[str, list[float]] | None = None,
+    reached: ibis.Table | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Experience | None:
     """Drivers and the emotion curve of a cases table (``None`` if no moment is rated).
 
     Settings left ``None`` come from the model's ``analysis`` (and
-    ``analysis.drivers``) section.
+    ``analysis.drivers``) section. ``reached``: per case, the rated moments
+    it reached (:func:`~keymoments.experience.reached.reached_by_case`), so a
+    moment a case never reached does not count as a missing rating.
     """
     if not rated_moments(service):
         return None
@@ -67,6 +71,8 @@ def measure_experience(
     boot = settings.bootstrap if n_boot is None else n_boot
     seed_ = settings.seed if seed is None else seed
     summary = summarise_ratings(cases, service, engine, segment_bins=segment_bins)
+    if reached is not None:
+        summary.missing_among_reached = missing_among_reached(cases, reached, service, engine)
     for column, count in summary.non_numeric.items():
         warnings.warn(
             f"column {column!r}: {count:,} answers are not numbers and were left out of "
