@@ -464,6 +464,28 @@ _LineLoader.add_constructor(
 MAX_VALUES = 100_000
 
 
+# PyYAML reads about a megabyte a second; a real model is a few kilobytes.
+MAX_CHARACTERS = 1_000_000
+# PyYAML's scanner takes time quadratic in the depth of [ and { nesting (9 KB of
+# brackets: seconds); a model nests a few levels.
+MAX_DEPTH = 100
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse brackets nested deeper than :data:`MAX_DEPTH` before YAML scans them."""
+    depth = deepest = 0
+    for bracket in re.finditer(r"[\[\]{}]", text):
+        depth = depth + 1 if bracket.group() in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            raise ModelError(
+                f"brackets nested more than {MAX_DEPTH} deep; a service model nests a few "
+                "levels, so check the file is the model you meant",
+                file=file,
+                line=text[: bracket.start()].count("\n") + 1,
+            )
+
+
 def _check_size(node: yaml.Node | None, file: str) -> None:
     """Refuse a document whose aliases expand to more than :data:`MAX_VALUES` values."""
     sizes: dict[int, int] = {}
@@ -599,6 +621,13 @@ def parse_service(text: str, *, file: str = "<model>", source: Path | None = Non
             file=file,
             line=text[: text.index("\t")].count("\n") + 1,
         )
+    if len(text) > MAX_CHARACTERS:
+        raise ModelError(
+            f"{len(text):,} characters; a service model is a few thousand, so check the "
+            "file is the model you meant (data goes in the events and cases files)",
+            file=file,
+        )
+    _check_depth(text, file)
     try:
         node = yaml.compose(text, Loader=_LineLoader)  # type: ignore[no-untyped-call]
         _check_size(node, file)

@@ -223,6 +223,7 @@ def main() -> None:
     write("events_broken.xes", good_xes.replace("</event>", "</evnt>", 1))
     write("events_cut_short.xes", good_xes[: len(good_xes) // 2])
     write("events_not_a_log.xes", '<?xml version="1.0"?>\n<html><body>hello</body></html>\n')
+    write("events_unknown_encoding.xes", good_xes.replace('encoding="UTF-8"', 'encoding="UTF-9"'))
     write("events_empty_log.xes", '<?xml version="1.0"?>\n<log xes.version="1.0"></log>\n')
     write("events_cut_short.xes.gz", gzip.compress(good_xes.encode(), mtime=0)[:300])
     laughs = ['<?xml version="1.0"?>', "<!DOCTYPE log [", '  <!ENTITY l0 "ha">']
@@ -303,6 +304,7 @@ def main() -> None:
         SERVICE.replace("events: events.csv", "events: nowhere.csv"),
     )
     write("model_deep_nesting.yaml", "version: 1\nname: " + "[" * 5000 + "]" * 5000 + "\n")
+    write("model_deep_sequence.yaml", "version: 1\nname:\n  " + "- " * 5000 + "x\n")
     bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
     for k in range(1, 9):
         prev = chr(ord("a") + k - 1)

@@ -195,3 +195,8 @@ def test_profile_budget() -> None:
     """The budget CI runs with (a longer campaign raises it through the environment)."""
     assert FUZZ.max_examples >= 10
     assert FUZZ.deadline is None
+
+
+def test_an_enormous_model_is_refused_at_once() -> None:
+    with pytest.raises(ModelError, match="1,000,018 characters; a service model is a few"):
+        parse_service("version: 1\nname: " + "a" * 1_000_000 + "\n", file="big.yaml")

@@ -99,8 +99,16 @@ def _attributes(elem: Element, types: dict[str, str], prefix: str = "") -> dict[
     return found
 
 
-def _events(fh: IO[bytes] | gzip.GzipFile) -> Iterator[tuple[str, Element]]:
-    yield from iterparse(fh, events=("start", "end"))
+def _events(fh: IO[bytes] | gzip.GzipFile, name: str) -> Iterator[tuple[str, Element]]:
+    try:
+        yield from iterparse(fh, events=("start", "end"))
+    except (LookupError, ValueError) as exc:
+        # the XML declaration names an encoding Python does not know ("UTF-9") or
+        # expat cannot read (multi-byte ones other than UTF-8 and UTF-16)
+        raise DataError(
+            f"{name}: the XML declares an encoding that cannot be read ({exc}); save the "
+            'log as UTF-8 with <?xml version="1.0" encoding="UTF-8"?>'
+        ) from None
 
 
 def stream_xes(path: Path, folder: Path) -> XesChunks:
@@ -121,7 +129,7 @@ def stream_xes(path: Path, folder: Path) -> XesChunks:
     saw_log = False
     try:
         with opener(path, "rb") as fh:  # type: ignore[operator]
-            for kind, elem in _events(fh):
+            for kind, elem in _events(fh, path.name):
                 tag = _local(elem.tag)
                 if kind == "start":
                     if root is None:
