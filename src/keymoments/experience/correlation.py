@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Correlation", "Missing", "weighted_correlation"]
+__all__ = ["Correlation", "Missing", "correlation_from_sums", "weighted_correlation"]
 
 Missing = Literal["pairwise", "listwise"]
 
@@ -75,10 +75,31 @@ def weighted_correlation(
     m = present.astype(np.float64)
     z = np.where(present, x, 0.0)
     wm = m * w[:, None]
-    count = wm.T @ m  # respondents answering both a and b
-    sums = (z * w[:, None]).T @ m  # sums[a, b]: sum of x_a over those answering a and b
-    squares = (z * z * w[:, None]).T @ m
-    cross = (z * w[:, None]).T @ z
+    return correlation_from_sums(
+        count=wm.T @ m,  # respondents answering both a and b
+        sums=(z * w[:, None]).T @ m,  # sums[a, b]: sum of x_a over those answering a and b
+        squares=(z * z * w[:, None]).T @ m,
+        cross=(z * w[:, None]).T @ z,
+        n_used=n_used,
+        missing=missing,
+    )
+
+
+def correlation_from_sums(
+    *,
+    count: np.ndarray,
+    sums: np.ndarray,
+    squares: np.ndarray,
+    cross: np.ndarray,
+    n_used: float,
+    missing: Missing = "pairwise",
+) -> Correlation:
+    """The correlations from weighted sums over respondents (what a bootstrap draw keeps).
+
+    ``count[a, b]`` is the weight of those answering both a and b,
+    ``sums[a, b]`` and ``squares[a, b]`` the sums of x_a and x_a² over them,
+    ``cross[a, b]`` the sum of x_a·x_b (unanswered items counting as 0).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_ab = sums / count
         var_ab = squares / count - mean_ab**2
@@ -91,5 +112,5 @@ def weighted_correlation(
     if missing == "pairwise" and np.all(np.isfinite(corr)):
         corr, repaired = _nearest_correlation(corr)
     return Correlation(
-        matrix=corr, pairs_n=np.rint(count).astype(np.int64), repaired=repaired, n_used=n_used
+        matrix=corr, pairs_n=np.rint(count).astype(np.int64), repaired=repaired, n_used=int(n_used)
     )

@@ -50,10 +50,21 @@ import numpy as np
 import pandas as pd
 
 from keymoments.errors import MissingRatingsWarning, StatisticsWarning
-from keymoments.experience.correlation import Missing, weighted_correlation
-from keymoments.experience.penalty_reward import asymmetry, classify, cut_points, penalty_reward
+from keymoments.experience.correlation import (
+    Missing,
+    correlation_from_sums,
+    weighted_correlation,
+)
+from keymoments.experience.penalty_reward import (
+    asymmetry,
+    classify,
+    cut_points,
+    design,
+    penalty_reward_from_sums,
+)
 from keymoments.experience.ratings import RatingSummary
 from keymoments.experience.reached import missing_message
+from keymoments.experience.resample import Resampler, products_matrix
 from keymoments.experience.shapley import DEFAULT_EXACT_LIMIT, lmg
 from keymoments.experience.weights import relative_weights
 
@@ -64,6 +75,7 @@ __all__ = ["Drivers", "OutcomeDrivers", "measure_drivers"]
 
 QUADRANTS = ("concentrate here", "keep up the good work", "low priority", "possible overkill")
 _FIGURES = ("importance", "relative_weight", "penalty", "reward", "performance")
+_DRAWS_AT_ONCE = 50
 
 
 @dataclass
@@ -344,26 +356,73 @@ class _Settings:
     cuts: tuple[np.ndarray, np.ndarray]
 
 
-def _weighted_means(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    present = ~np.isnan(x)
-    num = (np.where(present, x, 0.0) * w[:, None]).sum(axis=0)
-    den = (present * w[:, None]).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(num / den)
+def _sum_features(x: np.ndarray, y: np.ndarray, s: _Settings) -> list[tuple[np.ndarray, bool]]:
+    """Per pattern, the features whose weighted sums (or sums of products) make every figure.
+
+    The correlations need, for each pair of the ratings and the outcome, the
+    weight answering both and the sums of x, x² and x·y over them (pairwise),
+    or the same over complete respondents (listwise); the penalty–reward model
+    its design's cross-products; the performance figure the sums of each
+    rating and of who answered it.
+    """
+    k = x.shape[1]
+    v = np.column_stack([x, y])
+    present = ~np.isnan(v)
+    z = np.where(present, v, 0.0)
+    if s.missing == "listwise":
+        complete = present.all(axis=1).astype(np.float64)
+        corr = np.column_stack([complete, z * complete[:, None]])
+    else:
+        corr = np.column_stack([present.any(axis=1), present, z, z * z]).astype(np.float64)
+    linear = np.column_stack([present[:, :k], z[:, :k]]).astype(np.float64)
+    return [(corr, True), (design(x, y, s.cuts), True), (linear, False)]
 
 
-def _estimate(x: np.ndarray, y: np.ndarray, w: np.ndarray, s: _Settings) -> dict[str, Any] | None:
-    corr = weighted_correlation(np.column_stack([x, y]), w, missing=s.missing)
+def _correlation(packed: np.ndarray, k: int, missing: Missing) -> Any:
+    kk = k + 1  # the ratings and the outcome
+    if missing == "listwise":
+        g = products_matrix(packed, 1 + kk)
+        n, cz = g[0, 0], np.arange(1, 1 + kk)
+        return correlation_from_sums(
+            count=np.full((kk, kk), n),
+            sums=np.repeat(g[cz, 0][:, None], kk, axis=1),
+            squares=np.repeat(np.diag(g)[cz][:, None], kk, axis=1),
+            cross=g[np.ix_(cz, cz)],
+            n_used=n,
+            missing=missing,
+        )
+    g = products_matrix(packed, 1 + 3 * kk)
+    m, z, q = (np.arange(1 + i * kk, 1 + (i + 1) * kk) for i in range(3))
+    return correlation_from_sums(
+        count=g[np.ix_(m, m)],
+        sums=g[np.ix_(z, m)],
+        squares=g[np.ix_(q, m)],
+        cross=g[np.ix_(z, z)],
+        n_used=g[0, 0],
+        missing=missing,
+    )
+
+
+def _estimate(sums: np.ndarray, k: int, n_rows: int, s: _Settings) -> dict[str, Any] | None:
+    """Every figure from the weighted sums of :func:`_sum_features` (packed one after another)."""
+    corr_width = 1 + (k + 1) * (1 if s.missing == "listwise" else 3)
+    design_width = 2 + 3 * k
+    a = corr_width * (corr_width + 1) // 2
+    b = a + design_width * (design_width + 1) // 2
+    corr = _correlation(sums[:a], k, s.missing)
     if not np.all(np.isfinite(corr.matrix)):
         return None
     fit = lmg(corr.matrix, exact_limit=s.exact_limit, samples=s.samples, seed=s.seed)
-    pr = penalty_reward(x, y, w, cuts=s.cuts)
+    pr = penalty_reward_from_sums(products_matrix(sums[a:b], design_width), n_rows, s.cuts)
+    answered, totals = sums[b : b + k], sums[b + k : b + 2 * k]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        performance = totals / answered
     return {
         "importance": fit.shares,
         "relative_weight": relative_weights(corr.matrix),
         "penalty": pr.penalty,
         "reward": pr.reward,
-        "performance": _weighted_means(x, w),
+        "performance": performance,
         "r2": fit.r2,
         "fit": fit,
         "repaired": corr.repaired,
@@ -448,25 +507,27 @@ def _fit_one(
         missing_note(where, _missing_message(x, wy, [summary.moments[j] for j in cols], settings))
     cuts = (settings.cuts[0][cols], settings.cuts[1][cols])
     local = _Settings(settings.missing, settings.exact_limit, settings.samples, settings.seed, cuts)
-    point = _estimate(x, y, wy, local)
+    k = len(cols)
+    resampler = Resampler(wy.astype(np.int64), seed=settings.seed)
+    units = np.hstack([resampler.unit_sums(f, products=p) for f, p in _sum_features(x, y, local)])
+    point = _estimate(resampler.point(units), k, int(np.count_nonzero(wy)), local)
     if point is None:  # pragma: no cover - _usable guarantees a finite matrix
         return None
-    k = len(cols)
     reps: dict[str, list[np.ndarray]] = {f: [] for f in (*_FIGURES, "r2")}
     classes_seen: list[list[str]] = []
     rng = np.random.default_rng([settings.seed, 7])
-    total = int(wy.sum())
-    prob = wy / wy.sum()
-    for _ in range(n_boot):
-        draw = rng.multinomial(total, prob).astype(np.float64)
-        est = _estimate(x, y, draw, local)
-        tick()
-        if est is None:
-            continue
-        for f in _FIGURES:
-            reps[f].append(est[f])
-        reps["r2"].append(np.array([est["r2"]]))
-        classes_seen.append(classify(est["penalty"], est["reward"]))
+    for start in range(0, n_boot, _DRAWS_AT_ONCE):
+        draws = resampler.draw_weights(min(_DRAWS_AT_ONCE, n_boot - start), rng)
+        # every draw's sums in one matrix product; units drawn stand in for distinct rows
+        for draw, sums in zip(draws, draws @ units, strict=True):
+            est = _estimate(sums, k, int(np.count_nonzero(draw)), local)
+            tick()
+            if est is None:
+                continue
+            for f in _FIGURES:
+                reps[f].append(est[f])
+            reps["r2"].append(np.array([est["r2"]]))
+            classes_seen.append(classify(est["penalty"], est["reward"]))
     alpha = (1 - confidence) / 2
     intervals: dict[str, np.ndarray] = {}
     for f in _FIGURES:

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from keymoments.experience.ratings import RatingSummary
+from keymoments.experience.resample import Resampler, products_matrix
 
 if TYPE_CHECKING:
     import altair as alt
@@ -179,14 +180,21 @@ def _means(x: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.asarray((np.where(present, x, 0.0) * w[:, None]).sum(axis=0) / den)
 
 
-def _r2(design: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
-    x = np.column_stack([np.ones(len(y)), design])
-    root = np.sqrt(w)
-    coef, *_ = np.linalg.lstsq(x * root[:, None], y * root, rcond=None)
-    resid = y - x @ coef
-    ybar = float(np.sum(w * y) / np.sum(w))
-    tss = float(np.sum(w * (y - ybar) ** 2))
-    return 1 - float(np.sum(w * resid**2)) / tss if tss > 0 else float("nan")
+def _r2(gram: np.ndarray, columns: list[int]) -> float:
+    """R² of the outcome (last column) on an intercept (column 0) and ``columns``.
+
+    From the weighted sums of products of [1, predictors..., outcome], so a
+    bootstrap draw needs only its sums (see :mod:`~keymoments.experience.resample`).
+    """
+    sel = np.asarray([0, *columns])
+    xty = gram[sel, -1]
+    coef, *_ = np.linalg.lstsq(gram[np.ix_(sel, sel)], xty, rcond=1e-12)
+    total, yy = gram[0, 0], gram[-1, -1]
+    if total <= 0:
+        return float("nan")
+    tss = yy - gram[0, -1] ** 2 / total
+    rss = yy - float(coef @ xty)
+    return 1 - rss / tss if tss > 1e-12 * max(yy, 1.0) else float("nan")
 
 
 @dataclass
@@ -222,11 +230,18 @@ def _peak_end_data(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> _PeakEndData 
     return _PeakEndData(average[z_ok], worst[z_ok], last[z_ok], y[use][z_ok], rows)
 
 
-def _peak_end_fits(d: _PeakEndData, w: np.ndarray) -> tuple[float, float, float]:
-    r2_avg = _r2(d.average[:, None], d.y, w)
-    r2_pe = _r2(np.column_stack([d.worst, d.last]), d.y, w)
-    r2_all = _r2(np.column_stack([d.average, d.worst, d.last]), d.y, w)
-    return r2_avg, r2_pe, r2_all
+_PACKED = 15  # sums of products of [1, average, worst, last, outcome]: a packed 5×5 triangle
+
+
+def _peak_end_features(d: _PeakEndData, n_rows: int) -> np.ndarray:
+    """[1, average, worst, last, outcome] on the pattern rows used, zero elsewhere."""
+    out = np.zeros((n_rows, 5))
+    out[d.rows] = np.column_stack([np.ones(len(d.rows)), d.average, d.worst, d.last, d.y])
+    return out
+
+
+def _peak_end_fits(gram: np.ndarray) -> tuple[float, float, float]:
+    return _r2(gram, [1]), _r2(gram, [2, 3]), _r2(gram, [1, 2, 3])
 
 
 def measure_emotion(
@@ -252,21 +267,37 @@ def measure_emotion(
     pe_data = {
         o: _peak_end_data(x, summary.values[:, k + i], w) for i, o in enumerate(summary.outcomes)
     }
-    pe_point = {o: _peak_end_fits(d, w[d.rows]) for o, d in pe_data.items() if d is not None}
+    used = {o: d for o, d in pe_data.items() if d is not None}
+    # every figure is a function of weighted sums: the rated share and the rating sums of
+    # each moment, and per outcome the peak-end regressions' cross-products
+    present = ~np.isnan(x)
+    resampler = Resampler(summary.n, seed=seed)
+    curve = np.column_stack([present, np.where(present, x, 0.0)])
+    blocks = [resampler.unit_sums(curve, products=False)]
+    blocks += [
+        resampler.unit_sums(_peak_end_features(d, len(w)), products=True) for d in used.values()
+    ]
+    units = np.hstack(blocks)
+
+    def grams(sums: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            o: products_matrix(sums[2 * k + _PACKED * i : 2 * k + _PACKED * (i + 1)], 5)
+            for i, o in enumerate(used)
+        }
+
+    pe_point = {o: _peak_end_fits(g) for o, g in grams(resampler.point(units)).items()}
     rng = np.random.default_rng([seed, 11])
-    total = int(w.sum())
     reps = []
     pe_reps: dict[str, list[float]] = {o: [] for o in pe_point}
-    for _ in range(n_boot):
-        draw = rng.multinomial(total, w / w.sum()).astype(np.float64)
-        reps.append(_means(x, draw))
-        for o in pe_point:
-            d = pe_data[o]
-            assert d is not None
-            dw = draw[d.rows]
-            if dw.sum() > 0:
-                fits = _peak_end_fits(d, dw)
-                pe_reps[o].append(fits[1] - fits[0])
+    for start in range(0, n_boot, 50):
+        draws = resampler.draw_weights(min(50, n_boot - start), rng)
+        for sums in draws @ units:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reps.append(sums[k : 2 * k] / sums[:k])
+            for o, gram in grams(sums).items():
+                if gram[0, 0] > 0:
+                    fits = _peak_end_fits(gram)
+                    pe_reps[o].append(fits[1] - fits[0])
     alpha = (1 - confidence) / 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

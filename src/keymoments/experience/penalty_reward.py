@@ -40,7 +40,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PenaltyReward", "asymmetry", "classify", "cut_points", "penalty_reward"]
+__all__ = [
+    "PenaltyReward",
+    "asymmetry",
+    "classify",
+    "cut_points",
+    "design",
+    "penalty_reward",
+    "penalty_reward_from_sums",
+]
 
 CLASS_THRESHOLD = 0.2
 
@@ -72,6 +80,56 @@ def cut_points(
     return lows, highs
 
 
+def design(
+    ratings: np.ndarray, outcome: np.ndarray, cuts: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """The model's columns per row: 1, then (low, high, missing) per moment, then the outcome."""
+    lows, highs = cuts
+    columns = [np.ones(len(outcome))]
+    with np.errstate(invalid="ignore"):
+        for j in range(ratings.shape[1]):
+            answered = ~np.isnan(ratings[:, j])
+            columns += [
+                answered & (ratings[:, j] <= lows[j]),
+                answered & (ratings[:, j] >= highs[j]),
+                ~answered,
+            ]
+    columns.append(outcome)
+    return np.column_stack(columns).astype(np.float64)
+
+
+def penalty_reward_from_sums(
+    gram: np.ndarray, n_rows: int, cuts: tuple[np.ndarray, np.ndarray]
+) -> PenaltyReward:
+    """Fit the model from the weighted sums of products of :func:`design`'s columns.
+
+    ``gram`` is DᵀWD for the design D (outcome last); ``n_rows`` the distinct
+    rows behind it (the model needs more rows than columns).
+    """
+    k = (gram.shape[0] - 2) // 3
+    total = gram[0, 0]
+    kept = [0]
+    for col in range(1, 1 + 3 * k):
+        # a dummy that never (or always) holds cannot be estimated
+        if 0 < gram[0, col] < total:
+            kept.append(col)
+    penalty = np.full(k, np.nan)
+    reward = np.full(k, np.nan)
+    if n_rows > len(kept):
+        sel = np.asarray(kept)
+        # The normal equations give lstsq's (minimum-norm) solution on the rows; the
+        # dummies are 0/1 and the weights counts, so DᵀWD is exact and a relative
+        # cut-off of 1e-10 on its singular values separates true collinearity.
+        coef, *_ = np.linalg.lstsq(gram[np.ix_(sel, sel)], gram[sel, -1], rcond=1e-10)
+        for col, b in zip(kept[1:], coef[1:], strict=True):
+            j, kind = divmod(col - 1, 3)
+            if kind == 0:
+                penalty[j] = -b
+            elif kind == 1:
+                reward[j] = b
+    return PenaltyReward(penalty=penalty, reward=reward, low=cuts[0], high=cuts[1])
+
+
 def penalty_reward(
     ratings: np.ndarray,
     outcome: np.ndarray,
@@ -82,35 +140,9 @@ def penalty_reward(
     """Fit the dummy model (see the module doc) on the rows with an outcome."""
     keep = ~np.isnan(outcome) & (weights > 0)
     x, y, w = ratings[keep], outcome[keep], weights[keep]
-    k = ratings.shape[1]
-    lows, highs = cuts if cuts is not None else cut_points(ratings)
-    columns = [np.ones(len(y))]
-    where: list[tuple[int, str]] = []
-    with np.errstate(invalid="ignore"):
-        for j in range(k):
-            answered = ~np.isnan(x[:, j])
-            for kind, dummy in (
-                ("low", answered & (x[:, j] <= lows[j])),
-                ("high", answered & (x[:, j] >= highs[j])),
-                ("missing", ~answered),
-            ):
-                share = float(w[dummy].sum())
-                # a dummy that never (or always) holds cannot be estimated
-                if 0 < share < float(w.sum()):
-                    columns.append(dummy.astype(np.float64))
-                    where.append((j, kind))
-    penalty = np.full(k, np.nan)
-    reward = np.full(k, np.nan)
-    if len(y) > len(columns):
-        design = np.column_stack(columns)
-        root = np.sqrt(w)
-        coef, *_ = np.linalg.lstsq(design * root[:, None], y * root, rcond=None)
-        for (j, kind), b in zip(where, coef[1:], strict=True):
-            if kind == "low":
-                penalty[j] = -b
-            elif kind == "high":
-                reward[j] = b
-    return PenaltyReward(penalty=penalty, reward=reward, low=lows, high=highs)
+    used = cuts if cuts is not None else cut_points(ratings)
+    d = design(x, y, used)
+    return penalty_reward_from_sums((d * w[:, None]).T @ d, len(y), used)
 
 
 def asymmetry(penalty: np.ndarray, reward: np.ndarray) -> np.ndarray:
