@@ -25,11 +25,18 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from keymoments.journey.fit import Evaluation, JourneyData, evaluate
+from keymoments.journey.fit import (
+    Evaluation,
+    JourneyData,
+    evaluate,
+    evaluate_many,
+    reward_sums,
+)
 from keymoments.model import PERSPECTIVES, Perspective, Service
 
 __all__ = ["Impacts", "PerspectiveImpact", "bootstrap", "estimate_impacts", "gearing_of"]
@@ -77,11 +84,36 @@ def bootstrap(
 ) -> list[Evaluation]:
     """Evaluate ``n_boot`` multinomial resamples of the signature counts."""
     draws: list[Evaluation] = []
-    for b, (k, y_sums, y_counts) in enumerate(resampled_counts(data, n_boot, seed)):
-        draws.append(evaluate(data, service, k, y_sums=y_sums, y_counts=y_counts))
+    for block in _blocks(resampled_counts(data, n_boot, seed), _DRAWS_AT_ONCE):
+        # the numeric outcomes' regression sums of a block of draws: one product each
+        sums = {
+            o: reward_sums(
+                data, np.stack([ys[o] for _, ys, _ in block]), np.stack([yc[o] for *_, yc in block])
+            )
+            for o in data.numeric
+        }
+        weights = np.stack([k for k, _, _ in block])
+        each = [{o: sums[o][i] for o in data.numeric} for i in range(len(block))]
+        draws += evaluate_many(data, service, weights, sums=each)
         if progress is not None:
-            progress(b + 1, n_boot)
+            progress(len(draws), n_boot)
     return draws
+
+
+# draws evaluated together: one batch of linear algebra (a few MB per 100 draws)
+_DRAWS_AT_ONCE = 200
+T = TypeVar("T")
+
+
+def _blocks(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    block: list[T] = []
+    for item in items:
+        block.append(item)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
 def resampled_counts(

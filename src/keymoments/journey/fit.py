@@ -30,7 +30,16 @@ from keymoments.journey.states import StateSpace
 from keymoments.journey.summaries import JourneySummary
 from keymoments.model import Service
 
-__all__ = ["Evaluation", "FittedChains", "JourneyData", "evaluate", "fit_chains"]
+__all__ = [
+    "Evaluation",
+    "FittedChains",
+    "JourneyData",
+    "RewardSums",
+    "evaluate",
+    "evaluate_many",
+    "fit_chains",
+    "reward_sums",
+]
 
 Array = NDArray[np.float64]
 # Cases with an observed numeric outcome needed, per regressor, before a segment
@@ -181,21 +190,32 @@ class Evaluation:
 
 
 def _segment_chains(data: JourneyData, w: Array) -> tuple[Array, Array]:
-    """Per-segment transition probabilities (G, F, T) and segment weights (G,)."""
+    """Per-segment transition probabilities (G, F, T) and segment weights (G,).
+
+    ``w`` may hold many weightings, (draws, rows): then (draws, G, F, T) and (draws, G).
+    """
     n_seg = len(data.segments)
-    counts = (data.transitions.T @ w).reshape(n_seg, data.n_from, data.n_to)
-    pooled = counts.sum(axis=0)
+    weights = np.atleast_2d(w)
+    counts = np.asarray(data.transitions.T @ weights.T).T.reshape(
+        len(weights), n_seg, data.n_from, data.n_to
+    )
+    pooled = counts.sum(axis=1)
     probs = chain_from_counts(counts)
     pooled_p = chain_from_counts(pooled)
     # A state never left in a segment behaves as in the pooled chain; never left
     # at all (e.g. an ok state nobody reached), it ends the journey.
-    empty_pooled = pooled.sum(axis=1) == 0
+    empty_pooled = pooled.sum(axis=-1) == 0
     pooled_p[empty_pooled, data.n_to - 1] = 1.0
-    empty = counts.sum(axis=2) == 0
-    probs = np.where(empty[:, :, None], pooled_p[None, :, :], probs)
-    seg_w = np.bincount(data.seg_of_row, weights=w, minlength=n_seg).astype(float)
-    total = seg_w.sum()
-    return np.asarray(probs, dtype=float), (seg_w / total if total > 0 else seg_w)
+    empty = counts.sum(axis=-1) == 0
+    probs = np.where(empty[..., None], pooled_p[:, None], probs)
+    seg_w = np.stack(
+        [weights[:, data.seg_of_row == g].sum(axis=1) for g in range(n_seg)], axis=-1
+    ).astype(float)
+    total = seg_w.sum(axis=-1, keepdims=True)
+    seg_w = np.where(total > 0, seg_w / np.where(total > 0, total, 1.0), seg_w)
+    if np.ndim(w) == 1:
+        return np.asarray(probs[0], dtype=float), seg_w[0]
+    return np.asarray(probs, dtype=float), seg_w
 
 
 def _visits_and_returns(P: Array, n_states: int, outcome_states: list[int]) -> tuple[Array, Array]:
@@ -260,45 +280,101 @@ def least_squares_later_credit(xtx: Array, xty: Array, *, tol: float = 1e-9) -> 
     return np.asarray(beta + null @ z)
 
 
-def _rewards(data: JourneyData, y_sum: Array, y_n: Array) -> tuple[Array, Array]:
+@dataclass
+class RewardSums:
+    """The weighted sums a numeric outcome's per-segment regression needs.
+
+    Per segment (first axis): the weight of cases with a value (``n``), the sums
+    of their visit counts (``x``) and of the products of visit counts (``xx``,
+    states × states), the sum of the outcome (``y``) and of outcome × visits
+    (``xy``). A bootstrap draw needs only these, so many draws' sums come from
+    one matrix product over the signatures (:func:`reward_sums`).
+    """
+
+    n: Array  # (G,)
+    x: Array  # (G, S)
+    xx: Array  # (G, S, S)
+    y: Array  # (G,)
+    xy: Array  # (G, S)
+
+
+_ROWS_AT_ONCE = 4096
+
+
+def reward_sums(data: JourneyData, y_sum: Array, y_n: Array) -> list[RewardSums]:
+    """:class:`RewardSums` for one or many weightings of the signature rows.
+
+    ``y_sum`` and ``y_n`` are the outcome's sums and counts per signature row,
+    (rows,) or (draws, rows); one :class:`RewardSums` per draw.
+
+    The point estimate is ``reward_sums(data, data.sum_y[o], data.n_y[o])[0]``;
+    :func:`keymoments.gearing.bootstrap` passes a block of draws at once.
+    """
+    ys, yn = np.atleast_2d(y_sum), np.atleast_2d(y_n)
+    draws, n_seg, n_states = len(yn), len(data.segments), data.space.n_transient
+    upper = np.triu_indices(n_states)
+    n, y = np.zeros((draws, n_seg)), np.zeros((draws, n_seg))
+    x, xy = np.zeros((draws, n_seg, n_states)), np.zeros((draws, n_seg, n_states))
+    xx = np.zeros((draws, n_seg, len(upper[0])))
+    for g in range(n_seg):
+        rows = np.flatnonzero(data.seg_of_row == g)
+        for lo in range(0, len(rows), _ROWS_AT_ONCE):
+            r = rows[lo : lo + _ROWS_AT_ONCE]
+            visits = data.visits[r].toarray()
+            wn, wy = yn[:, r], ys[:, r]
+            n[:, g] += wn.sum(axis=1)
+            y[:, g] += wy.sum(axis=1)
+            x[:, g] += wn @ visits
+            xy[:, g] += wy @ visits
+            xx[:, g] += wn @ (visits[:, upper[0]] * visits[:, upper[1]])
+    full = np.zeros((draws, n_seg, n_states, n_states))
+    full[..., upper[0], upper[1]] = xx
+    full[..., upper[1], upper[0]] = xx
+    return [RewardSums(n[b], x[b], full[b], y[b], xy[b]) for b in range(draws)]
+
+
+def _rewards(data: JourneyData, sums: RewardSums) -> tuple[Array, Array]:
     """Per-segment rewards (G, S) and intercepts (G,) of a numeric outcome.
 
-    ``y_sum``/``y_n`` are the (possibly resampled) sums and counts of the outcome
-    per signature row. Least squares on visit counts, centred; see
-    :func:`least_squares_later_credit` for states the data cannot tell apart.
+    Least squares on visit counts, centred, from the (possibly resampled) sums
+    of :func:`reward_sums`; see :func:`least_squares_later_credit` for states
+    the data cannot tell apart.
     """
     n_seg = len(data.segments)
     n_states = data.space.n_transient
-    X = data.visits
     rewards = np.zeros((n_seg, n_states))
     intercepts = np.zeros(n_seg)
 
-    def solve(rows: NDArray[np.bool_]) -> tuple[Array, float] | None:
-        wy = y_n * rows
-        total = wy.sum()
+    def solve(
+        total: float, sx: Array, sxx: Array, sy: float, sxy: Array
+    ) -> tuple[Array, float] | None:
         if total <= 0:
             return None
-        Xw = X.multiply(wy[:, None]).tocsr()
-        mean_x = np.asarray(Xw.sum(axis=0)).ravel() / total
-        mean_y = float((y_sum * rows).sum() / total)
-        xtx = np.asarray((X.T @ Xw).todense()) - total * np.outer(mean_x, mean_x)
-        xty = np.asarray(X.T @ (y_sum * rows)).ravel() - total * mean_x * mean_y
+        mean_x = sx / total
+        mean_y = sy / total
+        xtx = sxx - total * np.outer(mean_x, mean_x)
+        xty = sxy - total * mean_x * mean_y
         beta = least_squares_later_credit(xtx, xty)
         return beta, mean_y - float(mean_x @ beta)
 
-    pooled = solve(np.ones(len(y_n), dtype=bool))
+    pooled = solve(
+        float(sums.n.sum()),
+        sums.x.sum(axis=0),
+        sums.xx.sum(axis=0),
+        float(sums.y.sum()),
+        sums.xy.sum(axis=0),
+    )
     if pooled is None:
         return rewards, intercepts  # no case has a value
     for g in range(n_seg):
-        rows = data.seg_of_row == g
-        tot = (y_n * rows).sum()
+        tot = float(sums.n[g])
         if n_seg > 1 and tot >= _ROWS_PER_REGRESSOR * (1 + n_states):
-            rewards[g], intercepts[g] = solve(rows) or pooled
+            own = solve(tot, sums.x[g], sums.xx[g], float(sums.y[g]), sums.xy[g])
+            rewards[g], intercepts[g] = own or pooled
         elif tot > 0:
             # too few for its own rewards: borrow the pooled ones, keep its own level
-            mean_x = np.asarray(X.T @ (y_n * rows)).ravel() / tot
             rewards[g] = pooled[0]
-            intercepts[g] = (y_sum * rows).sum() / tot - mean_x @ pooled[0]
+            intercepts[g] = sums.y[g] / tot - (sums.x[g] / tot) @ pooled[0]
         else:
             rewards[g], intercepts[g] = pooled
     return rewards, intercepts
@@ -321,6 +397,20 @@ class FittedChains:
     intercepts: dict[str, Array]
 
 
+def _sums_of(
+    data: JourneyData,
+    outcome: str,
+    y_sums: dict[str, Array] | None,
+    y_counts: dict[str, Array] | None,
+    sums: dict[str, RewardSums] | None,
+) -> RewardSums:
+    if sums is not None:
+        return sums[outcome]
+    ys = (y_sums or data.sum_y)[outcome]
+    yn = (y_counts or data.n_y)[outcome]
+    return reward_sums(data, ys, yn)[0]
+
+
 def fit_chains(
     data: JourneyData,
     service: Service,
@@ -328,6 +418,7 @@ def fit_chains(
     *,
     y_sums: dict[str, Array] | None = None,
     y_counts: dict[str, Array] | None = None,
+    sums: dict[str, RewardSums] | None = None,
 ) -> FittedChains:
     """The chains :func:`evaluate` fits for weighting ``w``, for reuse elsewhere."""
     probs, seg_w = _segment_chains(data, w)
@@ -335,9 +426,9 @@ def fit_chains(
     intercepts: dict[str, Array] = {}
     for o in service.outcomes:
         if o.kind != "binary":
-            ys = (y_sums or data.sum_y)[o.id]
-            yn = (y_counts or data.n_y)[o.id]
-            rewards[o.id], intercepts[o.id] = _rewards(data, ys, yn)
+            rewards[o.id], intercepts[o.id] = _rewards(
+                data, _sums_of(data, o.id, y_sums, y_counts, sums)
+            )
     return FittedChains(probs=probs, seg_w=seg_w, rewards=rewards, intercepts=intercepts)
 
 
@@ -348,75 +439,159 @@ def evaluate(
     *,
     y_sums: dict[str, Array] | None = None,
     y_counts: dict[str, Array] | None = None,
+    sums: dict[str, RewardSums] | None = None,
 ) -> Evaluation:
     """All figures for one weighting ``w`` of the signature rows (see module doc)."""
+    own = {
+        o.id: _sums_of(data, o.id, y_sums, y_counts, sums)
+        for o in service.outcomes
+        if o.kind != "binary"
+    }
+    return evaluate_many(data, service, w[None, :], sums=[own])[0]
+
+
+def evaluate_many(
+    data: JourneyData,
+    service: Service,
+    weights: Array,
+    *,
+    sums: list[dict[str, RewardSums]],
+) -> list[Evaluation]:
+    """:func:`evaluate` for many weightings at once (draws × rows), one batch of linear algebra.
+
+    ``sums`` holds each weighting's numeric-outcome sums (:func:`reward_sums`).
+    """
     space = data.space
     n_states = space.n_transient
-    total = w.sum()
-    reach = (data.reached.T @ w) / total
-    breaks = data.broke.T @ w
-    reached_n = data.reached.T @ w
+    n_draws = len(weights)
+    total = weights.sum(axis=1)
+    reached_n = np.asarray(data.reached.T @ weights.T).T
+    breaks = np.asarray(data.broke.T @ weights.T).T
     with np.errstate(invalid="ignore", divide="ignore"):
+        reach = reached_n / total[:, None]
         break_rate = np.where(reached_n > 0, breaks / np.where(reached_n > 0, reached_n, 1), 0.0)
 
-    probs, seg_w = _segment_chains(data, w)
+    probs, seg_w = _segment_chains(data, weights)  # (D, G, F, T), (D, G)
     breakable = [i for i, m in enumerate(service.moments) if m.breakable]
     # variants: observed, each moment fixed, each moment nudged (marginal)
-    variants = [probs]
-    for i in breakable:
-        variants.append(_fix(probs, space, i, 1.0))
-    for i in breakable:
-        variants.append(_fix(probs, space, i, _MARGINAL_STEP))
-    stacked = np.stack(variants)  # (K, G, F, T)
-    stacked, stuck = _release_traps(stacked, n_states)
+    fixes = [(i, 1.0) for i in breakable] + [(i, _MARGINAL_STEP) for i in breakable]
     outcome_states = [space.outcome(j) for j in range(len(space.binary_outcomes))]
     broken_states = [space.broken(i) for i in breakable]
-    # one solve gives the returns to outcome markers (their reach) and to broken
-    # states (the per-case break rate the marginal needs)
-    visits, diag = _visits_and_returns(stacked, n_states, outcome_states + broken_states)
+    # the returns to outcome markers (their reach) and to broken states (the per-case
+    # break rate the marginal needs), for the observed chain and every variant
+    visits, diag, stuck = _variant_visits(
+        probs, space, fixes, n_states, outcome_states + broken_states
+    )
     n_out = len(outcome_states)
 
     outcomes = service.outcomes
-    values = np.zeros((stacked.shape[0], len(outcomes)))  # per variant, combined over segments
+    values = np.zeros((n_draws, 1 + len(fixes), len(outcomes)))  # combined over segments
     binary_index = {o: j for j, o in enumerate(space.binary_outcomes)}
     for k, o in enumerate(outcomes):
         if o.kind == "binary":
             j = binary_index[o.id]
-            s = outcome_states[j]
-            p = visits[..., s] / diag[..., j]
-            values[:, k] = p @ seg_w
+            p = visits[..., outcome_states[j]] / diag[..., j]  # (D, K, G)
+            values[:, :, k] = np.einsum("dkg,dg->dk", p, seg_w)
         else:
-            ys = (y_sums or data.sum_y)[o.id]
-            yn = (y_counts or data.n_y)[o.id]
-            rewards, intercepts = _rewards(data, ys, yn)
-            per_seg = (visits * rewards[None]).sum(axis=-1) + intercepts[None]
-            values[:, k] = per_seg @ seg_w
+            for d in range(n_draws):
+                rewards, intercepts = _rewards(data, sums[d][o.id])
+                per_seg = (visits[d] * rewards[None]).sum(axis=-1) + intercepts[None]
+                values[d, :, k] = per_seg @ seg_w[d]
     # a fix whose journeys could never end has no value to report
-    values[(stuck & (seg_w > 0)[None, :]).any(axis=1)] = np.nan
+    values[(stuck & (seg_w > 0)[:, None, :]).any(axis=2)] = np.nan
 
-    observed = values[0]
+    observed = values[:, 0]
     nb = len(breakable)
-    recoverable = values[1 : 1 + nb] - observed[None, :]
+    recoverable = values[:, 1 : 1 + nb] - observed[:, None]
     # break rate per case under the chain, for the marginal: P(ever visit m:broken)
-    nudged = values[1 + nb :] - observed[None, :]
+    nudged = values[:, 1 + nb :] - observed[:, None]
     marginal = np.zeros_like(recoverable)
     for q, s in enumerate(broken_states):
         returns = diag[..., n_out + q]
-        once = visits[..., s] / np.where(returns > 0, returns, 1)  # P(ever broken), (K, G)
-        drop = (once[0] - once[1 + nb + q]) @ seg_w
-        if drop > 0:
-            # gain per percentage point fewer breaks
-            marginal[q] = nudged[q] / drop * 0.01
-    ok_seen = (data.visits.T @ w)[[space.ok(i) for i in breakable]] > 0
-    return Evaluation(
-        reach=np.asarray(reach, dtype=float),
-        break_rate=np.asarray(break_rate, dtype=float),
-        outcome_mean=observed,
-        recoverable=recoverable,
-        marginal=marginal,
-        ok_unseen=~np.asarray(ok_seen, dtype=bool),
-        trapped=np.asarray(stuck[1 : 1 + nb].any(axis=1), dtype=bool),
-    )
+        once = visits[..., s] / np.where(returns > 0, returns, 1)  # P(ever broken), (D, K, G)
+        drop = np.einsum("dg,dg->d", once[:, 0] - once[:, 1 + nb + q], seg_w)
+        moved = drop > 0
+        # gain per percentage point fewer breaks
+        marginal[moved, q] = nudged[moved, q] / drop[moved, None] * 0.01
+    ok_seen = np.asarray(data.visits.T @ weights.T).T[:, [space.ok(i) for i in breakable]] > 0
+    return [
+        Evaluation(
+            reach=np.asarray(reach[d], dtype=float),
+            break_rate=np.asarray(break_rate[d], dtype=float),
+            outcome_mean=observed[d],
+            recoverable=recoverable[d],
+            marginal=marginal[d],
+            ok_unseen=~np.asarray(ok_seen[d], dtype=bool),
+            trapped=np.asarray(stuck[d, 1 : 1 + nb].any(axis=1), dtype=bool),
+        )
+        for d in range(n_draws)
+    ]
+
+
+def _variant_visits(
+    probs: Array,
+    space: StateSpace,
+    fixes: list[tuple[int, float]],
+    n_states: int,
+    states: list[int],
+) -> tuple[Array, Array, NDArray[np.bool_]]:
+    """Visits and returns of the observed chains and of each fixed variant.
+
+    ``probs`` is (D, G, F, T); variant k + 1 sends ``fixes[k][1]`` of the flow
+    into moment ``fixes[k][0]``'s broken state to its ok state (:func:`_fix`).
+    Returns visits (D, K, G, S), N[s, s] for ``states`` (D, K, G, len(states))
+    and the stuck flags of :func:`_release_traps` (D, K, G), K = 1 + len(fixes).
+
+    A fix moves one column of the chain, a rank-one change of I − Q, so each
+    variant's fundamental matrix N follows from the observed one by the
+    Sherman–Morrison formula: one inversion per chain instead of one solve per
+    variant. The formula's denominator is zero exactly when the fixed chain is
+    singular, i.e. when the fix traps journeys in a loop (or leaves states
+    that can never end); those rare variants are found that way, checked and
+    released by :func:`_release_traps`, and solved directly.
+    """
+    base, base_stuck = _release_traps(probs, n_states)
+    targets = np.asarray(states, dtype=np.int64)
+    n_draws, n_seg = probs.shape[:2]
+    n_variants = 1 + len(fixes)
+    visits = np.zeros((n_draws, n_variants, n_seg, n_states))
+    diag = np.zeros((n_draws, n_variants, n_seg, len(states)))
+    stuck = np.zeros((n_draws, n_variants, n_seg), dtype=bool)
+    stuck[:, 0] = base_stuck
+
+    q = base[..., 1:, :n_states]
+    inverse = np.linalg.inv(np.eye(n_states) - q)  # N: (D, G, S, S)
+    start = base[..., 0, :n_states]
+    visits[:, 0] = np.einsum("dgs,dgst->dgt", start, inverse)
+    diag[:, 0] = inverse[..., targets, targets]
+    own_diag = inverse[..., targets, targets]
+    for k, (moment, share) in enumerate(fixes, start=1):
+        ok, broken = space.ok(moment), space.broken(moment)
+        nu = np.einsum("dgst,dgt->dgs", inverse, q[..., :, broken])  # N u, u the moved column
+        dn = inverse[..., ok, :] - inverse[..., broken, :]  # (e_ok − e_broken)ᵀ N
+        denominator = 1.0 - share * (nu[..., ok] - nu[..., broken])
+        singular = np.abs(denominator) < _SINGULAR
+        scale = share / np.where(singular, 1.0, denominator)
+        moved = start.copy()
+        moved[..., ok] += share * start[..., broken]
+        moved[..., broken] -= share * start[..., broken]
+        through = np.einsum("dgs,dgs->dg", moved, nu)
+        visits[:, k] = (
+            np.einsum("dgs,dgst->dgt", moved, inverse) + (scale * through)[..., None] * dn
+        )
+        diag[:, k] = own_diag + scale[..., None] * nu[..., targets] * dn[..., targets]
+        if singular.any():
+            rows = np.nonzero(singular)
+            fixed, trapped = _release_traps(_fix(base[rows], space, moment, share), n_states)
+            visits[:, k][rows], diag[:, k][rows] = _visits_and_returns(fixed, n_states, states)
+            stuck[:, k][rows] = trapped
+    return visits, diag, stuck
+
+
+# |1 − share·(e_ok − e_broken)ᵀ N u| below this: the fixed chain is singular (a trap).
+# Fitted probabilities are case counts over case counts, so a genuine escape has
+# probability of at least one in the number of cases, far above it.
+_SINGULAR = 1e-10
 
 
 def _release_traps(P: Array, n_states: int) -> tuple[Array, NDArray[np.bool_]]:
@@ -428,16 +603,17 @@ def _release_traps(P: Array, n_states: int) -> tuple[Array, NDArray[np.bool_]]:
     (the second return, shape (...)) and their trapped states sent to ``exit``
     so the linear algebra stays solvable for the rest.
     """
-    Q = P[..., 1:, :n_states] > 0
+    # reachability by repeated matrix-vector products (0/1 floats: one BLAS call a step)
+    Q = (P[..., 1:, :n_states] > 0).astype(np.float64)
     can_end = P[..., 1:, n_states:].sum(axis=-1) > 0
     for _ in range(n_states):
-        more = can_end | (Q & can_end[..., None, :]).any(axis=-1)
+        more = can_end | (np.einsum("...st,...t->...s", Q, can_end.astype(np.float64)) > 0)
         if (more == can_end).all():
             break
         can_end = more
     reach = P[..., 0, :n_states] > 0
     for _ in range(n_states):
-        more = reach | (reach[..., :, None] & Q).any(axis=-2)
+        more = reach | (np.einsum("...s,...st->...t", reach.astype(np.float64), Q) > 0)
         if (more == reach).all():
             break
         reach = more
