@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -176,3 +177,21 @@ def test_barrier_patterns_same_on_both_engines(duck: Engine, spark: Engine, tmp_
             left.table.sort_values(keys).reset_index(drop=True),
             check_dtype=False,
         )
+
+
+def test_rating_patterns_same_on_both_engines(duck: Engine, spark: Engine, tmp_path: Path) -> None:
+    """The drivers' answer patterns: same rows, same order, same counts (draws depend on it)."""
+    from keymoments.experience.ratings import summarise_ratings
+
+    ex = keymoments.examples.load_example("car-purchase", n_cases=800, seed=6)
+    ex.cases.to_csv(tmp_path / "cases.csv", index=False)
+    out = []
+    for engine in (duck, spark):
+        cases = read_cases(tmp_path / "cases.csv", case_id="case_id", engine=engine)
+        out.append(summarise_ratings(cases.table, ex.service, engine))
+    a, b = out
+    assert a.moments == b.moments and a.outcomes == b.outcomes and len(a.n) > 100
+    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(a.n, b.n)
+    np.testing.assert_array_equal(a.segment, b.segment)
+    assert a.non_numeric == b.non_numeric
