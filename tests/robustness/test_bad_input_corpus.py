@@ -84,7 +84,13 @@ CASES: list[Refused | Analysed] = [
         events=_without_line("c02,attended,"),
     ),
     Analysed("events_mixed_zones.csv"),
-    Analysed("events_mixed_formats.csv", {"unparseable timestamp": 2}),
+    Analysed(
+        "events_mixed_formats.csv",
+        notes=("mostly ISO 8601; 2 of the 2 other values", "'%d/%m/%Y %H:%M'"),
+        events=lambda text: (
+            text + "c40,booked,2024-03-20T08:00:00Z\nc40,attended,2024-03-20T09:00Z\n"
+        ),
+    ),
     Analysed("events_quoted_fields.csv"),
     Analysed("events_enormous_field.csv.gz"),
     Analysed("events_repeated_other_header.csv", notes=("'note' appears 2 times",)),

@@ -127,18 +127,53 @@ def parse_timestamps(
     row = engine.to_pandas(agg).iloc[0]
     n = int(row["n"])
     iso = int(row["iso"])
-    if n == 0 or iso >= 0.5 * n:
+    if n == 0 or iso == n:
         return ParsedTimestamps(_iso(text, engine))
+    if iso >= 0.5 * n:
+        return _iso_and_another(text, sample_table, engine)
     counts = [int(row[f"f{i}"]) for i in range(len(COMMON_FORMATS))]
     best = max(range(len(COMMON_FORMATS)), key=lambda i: (counts[i], -i))
     if counts[best] <= iso:
         return ParsedTimestamps(_iso(text, engine))
     fmt = COMMON_FORMATS[best]
     notes = [f"timestamps: not ISO 8601; read with format {fmt!r}"]
+    notes.extend(_twin_note(fmt, counts))
+    parsed = _strptime(text.strip(), fmt, engine)
+    if iso:
+        # ISO 8601 is unambiguous, so values written that way are read that way too
+        parsed = parsed.coalesce(_iso(text, engine))
+        notes.append("timestamps: values in ISO 8601 among them read as ISO")
+    return ParsedTimestamps(parsed, fmt, notes)
+
+
+def _twin_note(fmt: str, counts: list[int]) -> list[str]:
     twin = _ambiguous(fmt)
-    if twin is not None and counts[COMMON_FORMATS.index(twin)] == counts[best]:
-        notes.append(
+    if twin is not None and counts[COMMON_FORMATS.index(twin)] == counts[COMMON_FORMATS.index(fmt)]:
+        return [
             "timestamps: day and month cannot be told apart in these dates; read them "
             "day first (set columns.timestamp_format to read them month first)"
-        )
-    return ParsedTimestamps(_strptime(text.strip(), fmt, engine), fmt, notes)
+        ]
+    return []
+
+
+def _iso_and_another(text: ir.StringValue, sample: ir.Table, engine: Engine) -> ParsedTimestamps:
+    """Mostly ISO 8601: the rest of the sample may share one other format (two systems
+    merged into one export); if so, both are read, ISO first."""
+    rest = sample.filter(_iso(sample.v, engine).isnull())
+    agg = rest.aggregate(
+        m=rest.v.count(),
+        **{f"f{i}": _strptime(rest.v, fmt, engine).count() for i, fmt in enumerate(COMMON_FORMATS)},
+    )
+    row = engine.to_pandas(agg).iloc[0]
+    counts = [int(row[f"f{i}"]) for i in range(len(COMMON_FORMATS))]
+    best = max(range(len(COMMON_FORMATS)), key=lambda i: (counts[i], -i))
+    if counts[best] == 0:
+        return ParsedTimestamps(_iso(text, engine))
+    fmt = COMMON_FORMATS[best]
+    notes = [
+        f"timestamps: mostly ISO 8601; {counts[best]:,} of the {int(row['m']):,} other values "
+        f"in the sample read with format {fmt!r}",
+        *_twin_note(fmt, counts),
+    ]
+    parsed = _iso(text, engine).coalesce(_strptime(text.strip(), fmt, engine))
+    return ParsedTimestamps(parsed, fmt, notes)
