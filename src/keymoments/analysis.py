@@ -108,7 +108,14 @@ def _read_cases(service: Service, path: Path, engine: Engine) -> CaseTable:
 def _resolve(service: Service, given: DataInput, which: str) -> DataInput:
     if given is not None:
         return given
-    return service.resolve(getattr(service.data, which))
+    path = service.resolve(getattr(service.data, which))
+    if path is not None and not path.exists():
+        model = f" in {service.source.name}" if service.source is not None else ""
+        raise DataError(
+            f"{path}: file not found (named by data.{which}{model}, relative to the "
+            f"model's folder); check the path, or give the {which} file explicitly"
+        )
+    return path
 
 
 def analyse(

@@ -146,7 +146,11 @@ CASES: list[Refused | Analysed] = [
     Refused("model_binary.yaml", ("not UTF-8",)),
     Refused("model_version_2.yaml", ("unknown version 2",)),
     Refused("model_no_moments.yaml", ("field moments", "at least one")),
-    Refused("model_missing_events_file.yaml", ("file not found",), names="nowhere.csv"),
+    Refused(
+        "model_missing_events_file.yaml",
+        ("file not found", "data.events in model_missing_events_file.yaml"),
+        names="nowhere.csv",
+    ),
     Refused("model_deep_nesting.yaml", ("line 2", "nested more than 100 deep")),
     Refused("model_deep_sequence.yaml", ("nested too deeply",)),
     Refused("model_alias_bomb.yaml", ("aliases",)),
