@@ -79,6 +79,11 @@ def ended(status: dict[str, Any]) -> bool:
     return status["status"] in ("done", "failed")
 
 
+def in_analysis(status: dict[str, Any]) -> bool:
+    """Past the worker's start (imports, reading): summarising, bootstrap, or later."""
+    return ended(status) or status["stage"] not in ("", "start", "read")
+
+
 def check_workspace_sound(server: Server) -> dict[str, Any]:
     """Integrity of the database, every listed upload readable, no temp file left."""
     db = sqlite3.connect(server.data_dir / "keymoments.sqlite3")
@@ -150,7 +155,8 @@ def test_killed_mid_analysis_the_run_fails_and_a_retry_succeeds(
         ws_id = ready_workspace(server, files)
         run = server.client.post(f"/workspaces/{ws_id}/runs", json={"bootstrap": 300}).json()
         # past the imports, inside the analysis itself
-        wait_until(server, run["id"], lambda s: s["stage"] in ("summarise", "bootstrap"))
+        inside = wait_until(server, run["id"], in_analysis)
+        assert inside["status"] == "running", "the run ended before it could be cut"
         workers = server.children()
         assert workers, "the analysis runs in a process of its own"
         server.kill()
@@ -181,7 +187,8 @@ def test_a_killed_worker_fails_its_run_with_a_message(
     with serving(tmp_path / "data") as server:
         ws_id = ready_workspace(server, files)
         run = server.client.post(f"/workspaces/{ws_id}/runs", json={"bootstrap": 300}).json()
-        wait_until(server, run["id"], lambda s: s["stage"] in ("summarise", "bootstrap"))
+        inside = wait_until(server, run["id"], in_analysis)
+        assert inside["status"] == "running", "the run ended before it could be cut"
         (worker,) = server.children()
         os.kill(worker, signal.SIGKILL)
         status = wait_until(server, run["id"], ended, timeout=30)

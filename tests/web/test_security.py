@@ -479,3 +479,15 @@ def test_zip_bombs_are_refused_with_a_clear_413(tmp_path: Path) -> None:
     reply = upload(limited, ws["id"], "events", fine)
     assert reply.status_code == 201, reply.text
     assert reply.json()["columns"] == ["case_id", "activity", "timestamp"]
+
+
+def test_messages_never_show_the_servers_paths(client: TestClient, tmp_path: Path) -> None:
+    data_dir = str(client.app.state.store.root)  # type: ignore[attr-defined]
+    ws = client.post("/workspaces", json={"name": "messages"}).json()
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(bytes(range(256)) * 64)
+    reply = upload(client, ws["id"], "events", garbage, name="my export.csv")
+    assert reply.status_code == 422, reply.text
+    message = reply.json()["error"]["message"]
+    assert "my export.csv" in message
+    assert data_dir not in message and "workspaces/" not in message

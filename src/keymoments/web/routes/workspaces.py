@@ -219,16 +219,19 @@ async def upload(request: Request, workspace_id: WorkspaceId) -> Response:
         form.discard()
         raise
     try:
-        file_columns(target)
+        await run_in_threadpool(file_columns, target)  # a file read: off the event loop
     except DataError as exc:
         target.unlink()
-        raise DataError(str(exc).replace(target.name, form.file_name)) from None
+        # the name as uploaded, never the server's path or stored name
+        shown = str(exc).replace(str(target), form.file_name).replace(target.name, form.file_name)
+        raise DataError(shown) from None
     try:
         up = store.add_upload(ws.id, kind, form.file_name, target, form.size)
     except BaseException:
         target.unlink(missing_ok=True)  # never keep a file the database does not list
         raise
-    return _done(request, f"/workspaces/{ws.id}", upload_out(store, up))
+    out = await run_in_threadpool(upload_out, store, up)
+    return _done(request, f"/workspaces/{ws.id}", out)
 
 
 def _columns(store: Store, ws: Workspace) -> dict[str, list[str]]:
@@ -313,6 +316,11 @@ async def save_model(request: Request, workspace_id: WorkspaceId) -> Response:
     else:
         text = form_to_yaml(fields)
     text = text.replace("\r\n", "\n")
+    # the model loader (YAML and validation): off the event loop
+    return await run_in_threadpool(_save_model, request, store, ws, text)
+
+
+def _save_model(request: Request, store: Store, ws: Workspace, text: str) -> Response:
     try:
         parse_service(text, file="service.yaml")
     except ModelError as exc:
@@ -352,6 +360,11 @@ async def start_run(request: Request, workspace_id: WorkspaceId) -> Response:
         fields = {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
     else:
         fields = {k: str(v) for k, v in (await request.form()).items()}
+    # the model check and the job file: blocking work, off the event loop
+    return await run_in_threadpool(_start_run, request, store, ws, fields)
+
+
+def _start_run(request: Request, store: Store, ws: Workspace, fields: dict[str, str]) -> Response:
     info = workspace_out(store, ws, detail=False)
     if not info.ready:
         raise DataError(f"workspace {ws.name!r} needs {' and '.join(info.missing)} before a run")
