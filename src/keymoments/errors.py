@@ -25,6 +25,7 @@ __all__ = [
     "MissingRatingsWarning",
     "ModelError",
     "NotFittedError",
+    "SolverWarning",
     "StatisticsWarning",
 ]
 
@@ -85,6 +86,10 @@ class DataWarning(KeymomentsWarning):
 
 class StatisticsWarning(KeymomentsWarning):
     """Too few cases, no variation, or another reason to read a figure with care."""
+
+
+class SolverWarning(KeymomentsWarning):
+    """An optimisation stopped at its time limit: the answer is the best found, not proven."""
 
 
 class MissingRatingsWarning(StatisticsWarning):

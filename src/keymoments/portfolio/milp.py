@@ -44,7 +44,7 @@ from keymoments.errors import EngineError
 from keymoments.portfolio.chain import ChainModel
 from keymoments.portfolio.interventions import Option
 
-__all__ = ["ChainProgram", "Solution"]
+__all__ = ["ChainProgram", "Solution", "quiet_stdout"]
 
 Array = NDArray[np.float64]
 _FALLBACK_BOUND = 1e4
@@ -52,7 +52,7 @@ MIP_GAP = 1e-6
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
+def quiet_stdout() -> Iterator[None]:
     """Silence the solver's C-level prints (some HiGHS builds print a debug line)."""
     sys.stdout.flush()
     try:
@@ -352,7 +352,7 @@ class ChainProgram:
         integrality[: self.n_lam] = 1
         upper = np.full(self.n_vars, np.inf)
         upper[: self.n_lam] = 1.0
-        with _quiet_stdout():
+        with quiet_stdout():
             res = milp(
                 -self.c,
                 constraints=LinearConstraint(A, np.array(lo), np.array(hi)),

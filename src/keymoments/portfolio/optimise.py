@@ -1,10 +1,12 @@
 """The best portfolio under a budget: exact on the chain, by integer programming (HiGHS).
 
-The program (:mod:`keymoments.portfolio.milp`) is the fitted chain itself, so
-the plan it proves best is best on the chain, interactions included. The
-runner-up is the best plan once the winner is cut off (a no-good cut), and
-both are re-evaluated with plain linear algebra (:mod:`keymoments.portfolio.chain`)
-for the figures reported.
+The program (:mod:`keymoments.portfolio.reduced`) is the fitted chain itself,
+reduced to one unknown per moment, so the plan it proves best is best on the
+chain, interactions included. The runner-up is the best plan once the winner
+is cut off (a no-good cut), and both are re-evaluated with plain linear
+algebra (:mod:`keymoments.portfolio.chain`) for the figures reported. With a
+``time_limit`` the best plan found so far is returned, marked not proven
+optimal (``Portfolio.proven``), with a warning.
 
 Example:
     >>> import keymoments
@@ -27,14 +29,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from keymoments.errors import ModelError, StatisticsWarning
+from keymoments.errors import ModelError, SolverWarning, StatisticsWarning
 from keymoments.portfolio.context import PlanContext
 from keymoments.portfolio.interventions import Option, factors_of, options_by_moment
-from keymoments.portfolio.milp import ChainProgram
+from keymoments.portfolio.reduced import MomentProgram, SearchResult
 from keymoments.portfolio.results import InterventionRow, Plan, Portfolio
 from keymoments.portfolio.uncertainty import N_CHAINS, monte_carlo
 
-__all__ = ["best_plans", "evaluate_plans", "optimise"]
+__all__ = ["best_plans", "evaluate_plans", "optimise", "search_plans"]
 
 Array = NDArray[np.float64]
 Objective = Literal["value", "net"]
@@ -62,7 +64,7 @@ def _program(
     budget: float | None,
     include: Sequence[str],
     exclude: Sequence[str],
-) -> tuple[ChainProgram, dict[int, list[Option]]]:
+) -> tuple[MomentProgram, dict[int, list[Option]]]:
     allowed = ctx.usable()
     cands = [ctx.candidates[p] for p in allowed]
     opts = options_by_moment(
@@ -76,10 +78,37 @@ def _program(
         ]
         for m, ol in opts.items()
     }
-    program = ChainProgram(ctx.chain, remapped, coefficients, net=net, budget=budget)
-    if not net:
-        program.c[: program.n_lam] -= _TIE_BREAK * program.costs[: program.n_lam]
+    program = MomentProgram(
+        ctx.chain,
+        remapped,
+        coefficients,
+        net=net,
+        budget=budget,
+        cost_weight=0.0 if net else _TIE_BREAK,
+    )
     return program, remapped
+
+
+def search_plans(
+    ctx: PlanContext,
+    coefficients: Array,
+    *,
+    net: bool = False,
+    budget: float | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    top: int = 2,
+    time_limit: float | None = None,
+) -> tuple[list[list[int]], SearchResult]:
+    """The ``top`` best plans (candidate positions), best first, and how the search went."""
+    program, opts = _program(
+        ctx, coefficients, net=net, budget=budget, include=include, exclude=exclude
+    )
+    found = program.solve(top=top, time_limit=time_limit)
+    plans = [
+        sorted(p for m, k in sol.choice.items() for p in opts[m][k].members) for sol in found.plans
+    ]
+    return plans, found
 
 
 def best_plans(
@@ -91,22 +120,20 @@ def best_plans(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     top: int = 2,
+    time_limit: float | None = None,
 ) -> list[list[int]]:
     """The ``top`` best plans (candidate positions), best first, by the exact chain program."""
-    program, opts = _program(
-        ctx, coefficients, net=net, budget=budget, include=include, exclude=exclude
+    plans, _ = search_plans(
+        ctx,
+        coefficients,
+        net=net,
+        budget=budget,
+        include=include,
+        exclude=exclude,
+        top=top,
+        time_limit=time_limit,
     )
-    found: list[list[int]] = []
-    avoid: list[dict[int, int]] = []
-    for _ in range(top):
-        sol = program.solve(avoid=avoid)
-        if sol is None:
-            break
-        avoid.append(sol.choice)
-        found.append(sorted(p for m, k in sol.choice.items() for p in opts[m][k].members))
-        if not sol.choice:
-            break
-    return found
+    return plans
 
 
 def _check_ids(ctx: PlanContext, ids: Sequence[str], what: str) -> list[str]:
@@ -136,6 +163,7 @@ def optimise(
     chain_bootstrap: int | None = None,
     progress: Progress | None = None,
     context: PlanContext | None = None,
+    time_limit: float | None = None,
 ) -> Portfolio:
     """The set of interventions worth most within the budget, exactly on the fitted chain.
 
@@ -154,6 +182,9 @@ def optimise(
         chain_bootstrap: bootstrap refits of the chain shared out among the draws
             (default: as many as the analysis' bootstrap, at most 100; 0: effects only).
         progress: called as ``progress(stage, done, total)``.
+        time_limit: seconds the search for the plan may take; when it runs out, the
+            best plan found so far is returned with ``proven=False`` and a
+            :class:`~keymoments.errors.SolverWarning` (default: no limit).
 
     Returns:
         A :class:`~keymoments.portfolio.results.Portfolio`.
@@ -177,7 +208,9 @@ def optimise(
     notify("plan", 0, 1)
     val = ctx.valuation
     coefficients = val.money_per_unit * val.volume
-    plans = best_plans(
+    if time_limit is not None and time_limit <= 0:
+        raise ModelError(f"time limit {time_limit} must be a positive number of seconds")
+    plans, search = search_plans(
         ctx,
         coefficients,
         net=objective == "net",
@@ -185,6 +218,7 @@ def optimise(
         include=include,
         exclude=exclude,
         top=2,
+        time_limit=time_limit,
     )
     if not plans:
         raise ModelError(
@@ -245,8 +279,21 @@ def optimise(
         segments=_segment_names(ctx),
         context=ctx,
     )
+    portfolio.proven = search.proven
+    portfolio.gap = search.gap
+    portfolio.solve_seconds = search.seconds
+    portfolio.method = search.method
     portfolio.check_equity()
     portfolio.notes = _notes(ctx, include, exclude) + portfolio.equity_warnings
+    if not search.proven:
+        gap = "unknown" if not np.isfinite(search.gap) else f"{search.gap:.2%}"
+        unproven = (
+            f"the search for the best plan stopped at its time limit of {time_limit:g} s: "
+            f"this is the best plan found, not proven optimal (gap still open: {gap}); "
+            "raise the time limit to prove it"
+        )
+        portfolio.notes.insert(0, unproven)
+        warnings.warn(unproven, SolverWarning, stacklevel=2)
     if chain_bootstrap is None:
         chain_bootstrap = min(int(getattr(result, "n_boot", 0) or 0), N_CHAINS)
     if uncertainty:

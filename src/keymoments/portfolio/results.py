@@ -128,6 +128,10 @@ class Portfolio:
     _frontier: pd.DataFrame | None = field(default=None, repr=False)
     _curves: pd.DataFrame | None = field(default=None, repr=False)
     title: str = "Where to spend"
+    proven: bool = True  # False: the search hit its time limit; the best plan found
+    gap: float = 0.0  # relative gap still open when it did
+    solve_seconds: float = 0.0
+    method: str = "moments"  # "moments": the reduced program; "chain": the full one
 
     # -- the contract's fields -----------------------------------------------------------
 
@@ -159,6 +163,8 @@ class Portfolio:
         text = (
             f"Fund {chosen}{budget}: {self.cost:,.0f} a year for {self.value:,.0f} a year in money"
         )
+        if not self.proven:
+            text += " (the best plan found within the time limit, not proven optimal)"
         mc = self.uncertainty
         if mc and mc.get("p_beats_nothing") is not None:
             text += f"; it pays for itself with probability {mc['p_beats_nothing']:.0%}"
@@ -276,6 +282,9 @@ class Portfolio:
             "notes": list(self.notes),
             "frontier": None if self._frontier is None else self._frontier.to_dict("records"),
             "method": "exact mixed-integer program on the fitted chain (HiGHS)",
+            "proven_optimal": self.proven,
+            "optimality_gap": self.gap,
+            "solve_seconds": self.solve_seconds,
         }
         return json_safe(doc)  # type: ignore[no-any-return]
 

@@ -91,8 +91,9 @@ def plan_panel(portfolio: Portfolio) -> Panel:
     """The chosen plan: cost, gains, value, ROI, payback and the Monte Carlo figures."""
     plan = portfolio.plan
     budget = "no limit" if portfolio.budget is None else _money(portfolio.budget)
+    best = "Best plan" if portfolio.proven else "Best plan found (not proven optimal)"
     lines = [
-        f"[bold]Best plan[/bold] ({'value' if portfolio.objective == 'value' else 'value − cost'}"
+        f"[bold]{best}[/bold] ({'value' if portfolio.objective == 'value' else 'value − cost'}"
         f", budget {budget}): [bold]{', '.join(plan.chosen) or 'nothing'}[/bold]",
         f"Cost {_money(plan.cost)} a year; value {_money(plan.value)} a year "
         f"(user {_money(plan.by_perspective['user'])}, "
