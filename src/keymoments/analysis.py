@@ -130,6 +130,7 @@ def analyse(
     barriers_by_segment: bool | None = None,
     missing: str | None = None,
     by_segment: bool | None = None,
+    plan: bool = True,
 ) -> AnalysisResult:
     """Find the key moments of a service in its journey data.
 
@@ -150,6 +151,9 @@ def analyse(
             (default: the model's ``analysis.drivers.missing``, pairwise).
         by_segment: also measure the drivers per segment and test the differences
             (default: the model's ``analysis.drivers.by_segment``).
+        plan: when the model has interventions, choose the best plan (and the
+            frontier, when cheap) with the model's budget; ``False`` leaves
+            ``portfolio`` empty for the caller to plan (as ``keymoments plan`` does).
 
     With a cases table but no events (moments with a ``rating``, a numeric
     outcome), the analysis is survey-only: drivers and the emotion curve,
@@ -271,7 +275,7 @@ def analyse(
         _attach_experience(result, experience)
         result.n_events_filtered = n_filtered
         result._journey = data
-        if service.interventions:
+        if service.interventions and plan:
             _plan(result, notify)
         result.warnings = [str(w.message) for w in caught] + result.warnings
         kept = [(w.message, w.category) for w in caught]
@@ -288,11 +292,11 @@ def _plan(result: AnalysisResult, notify: Progress) -> None:
 
     Its notes (interventions left out, gaps widened) join the result's warnings.
     """
-    from keymoments.portfolio import optimise
+    from keymoments.portfolio.optimise import plan_in_analysis
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticsWarning)
-        result.portfolio = optimise(result, progress=notify)
+        result.portfolio = plan_in_analysis(result, progress=notify)
     result.warnings.extend(result.portfolio.notes)
 
 

@@ -86,6 +86,24 @@ def test_health_check_plan_is_sensible(health) -> None:
     doc = result.to_dict()["portfolio"]
     assert doc["chosen"] == plan.chosen and doc["budget"] == ex.service.budget
     assert doc["value"] == pytest.approx(12_000 * 150 * plan.gain["check_completed"], rel=1e-9)
+    assert doc["proven_optimal"] is True and plan.proven
+    # five interventions: analyse traces the frontier too, one sweet spot at the model's budget
+    frontier = doc["frontier"]
+    assert frontier and all(row["proven"] for row in frontier)
+    spots = {row["plan"] for row in frontier if row["sweet_spot"]}
+    assert len(spots) == 1
+    assert {row["budget"] for row in frontier if row["sweet_spot"]} == {ex.service.budget}
+
+
+def test_analyse_leaves_a_large_frontier_for_later(health, monkeypatch) -> None:
+    import importlib
+
+    module = importlib.import_module("keymoments.portfolio.optimise")
+    _, result = health
+    monkeypatch.setattr(module, "FRONTIER_IN_ANALYSE", 2)
+    plan = module.plan_in_analysis(result)
+    assert plan.to_dict()["frontier"] is None
+    assert any("frontier is not traced" in note for note in plan.notes)
 
 
 def test_text_reminder_against_the_planted_process(health) -> None:

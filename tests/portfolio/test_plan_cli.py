@@ -53,6 +53,49 @@ def test_plan_prints_the_table_and_writes_the_contract(files, tmp_path: Path) ->
     assert doc["frontier"]
 
 
+def test_plan_plans_once(files, monkeypatch) -> None:
+    import importlib
+
+    import keymoments.portfolio as package
+
+    module = importlib.import_module("keymoments.portfolio.optimise")
+
+    def planned_inside_analyse(*args, **kwargs):
+        raise AssertionError("analyse planned although the command plans itself")
+
+    calls = []
+    original = package.optimise
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "plan_in_analysis", planned_inside_analyse)
+    monkeypatch.setattr(package, "optimise", counted)
+    res = runner.invoke(
+        app,
+        ["plan", str(files["service"]), "--bootstrap", "0", "--draws", "0", "--no-frontier"],
+    )
+    assert res.exit_code == 0, res.output
+    assert len(calls) == 1
+
+
+def test_time_limit_marks_the_plan_not_proven(files, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    args = ["plan", str(files["service"]), "--bootstrap", "0", "--draws", "0", "--no-frontier"]
+    res = runner.invoke(app, [*args, "--time-limit", "0.000001", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    text = res.output.replace("\n", " ")
+    assert "Best plan found (not proven optimal)" in text
+    assert "time limit" in text
+    doc = json.loads(out.read_text())
+    assert doc["portfolio"]["proven_optimal"] is False
+    assert any("not proven optimal" in w for w in doc["warnings"])
+    res = runner.invoke(app, [*args, "--time-limit", "60", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["portfolio"]["proven_optimal"] is True
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -50,6 +50,13 @@ def plan(
     frontier: bool = typer.Option(
         True, "--frontier/--no-frontier", help="Trace the user/provider frontier."
     ),
+    time_limit: float | None = typer.Option(
+        None,
+        "--time-limit",
+        min=0,
+        help="Seconds the search for the plan may take; past it, the best plan found "
+        "is shown marked not proven optimal (default: no limit).",
+    ),
     engine: str = typer.Option("duckdb", "--engine", help="Query engine: duckdb."),
     bootstrap: int | None = typer.Option(
         None, "--bootstrap", min=0, help="Bootstrap draws (default 200, from the model)."
@@ -87,6 +94,7 @@ def plan(
                 bootstrap=bootstrap,
                 seed=seed,
                 progress=progress,  # type: ignore[arg-type]
+                plan=False,  # planned once, below, with this command's options
             )
             ctx = PlanContext.of(result, weights=weights)
             portfolio = optimise(
@@ -100,6 +108,7 @@ def plan(
                 seed=seed or 0,
                 progress=progress,  # type: ignore[arg-type]
                 context=ctx,
+                time_limit=time_limit or None,
             )
             if frontier:
                 from keymoments.portfolio.frontier import frontier as trace
@@ -109,8 +118,10 @@ def plan(
                     include=portfolio.include,
                     exclude=portfolio.exclude,
                     progress=lambda done, total: progress("frontier", done, total),  # type: ignore[operator]
+                    time_limit=time_limit or None,
                 )
         result.portfolio = portfolio
+        result.warnings.extend(portfolio.notes)
         if not quiet:
             render_plan(portfolio, console)
         written = []

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from keymoments.model import PERSPECTIVES
 from keymoments.portfolio.context import PlanContext
-from keymoments.portfolio.optimise import best_plans, evaluate_plans
+from keymoments.portfolio.optimise import evaluate_plans, search_plans
 
 __all__ = ["frontier", "perspective_scores"]
 
@@ -58,12 +58,14 @@ def frontier(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
+    time_limit: float | None = None,
 ) -> pd.DataFrame:
     """Plans across budgets and user/provider weights (see module doc).
 
     Columns: ``budget``, ``alpha`` (weight on the user), ``plan`` (ids, ``+``
     joined), ``cost``, ``user``, ``provider``, ``value``, ``on_frontier``,
-    ``sweet_spot``.
+    ``sweet_spot``. ``time_limit`` bounds each plan's search (seconds); a plan
+    it cut short is the best found, marked ``proven`` False.
     """
     coef, _ = perspective_scores(ctx)
     usable = ctx.usable()
@@ -75,8 +77,14 @@ def frontier(
         budgets = sorted(set(round(b, 6) for b in grid))
     top_budget = max(budgets) if budgets else None
 
-    def solve(c: Array, budget: float | None) -> list[int]:
-        plans = best_plans(ctx, c, budget=budget, include=include, exclude=exclude, top=1)
+    unproven: set[tuple[float | None, float]] = set()
+
+    def solve(c: Array, budget: float | None, alpha: float = -1.0) -> list[int]:
+        plans, found = search_plans(
+            ctx, c, budget=budget, include=include, exclude=exclude, top=1, time_limit=time_limit
+        )
+        if not found.proven:
+            unproven.add((budget, alpha))
         return plans[0] if plans else []
 
     best_user = solve(coef["user"], top_budget)
@@ -92,7 +100,7 @@ def frontier(
     for budget in budgets:
         for a in alphas:
             c = a * coef["user"] / u_star + (1 - a) * coef["provider"] / p_star
-            plan = solve(c, budget)
+            plan = solve(c, budget, float(a))
             gain, _ = evaluate_plans(ctx, [plan])
             rows.append(
                 {
@@ -103,6 +111,7 @@ def frontier(
                     "user": float(gain[0] @ coef["user"]),
                     "provider": float(gain[0] @ coef["provider"]),
                     "value": float(ctx.valuation.total(gain[0])),
+                    "proven": (float(budget), float(a)) not in unproven,
                 }
             )
             done += 1

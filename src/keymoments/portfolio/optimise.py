@@ -36,11 +36,18 @@ from keymoments.portfolio.reduced import MomentProgram, SearchResult
 from keymoments.portfolio.results import InterventionRow, Plan, Portfolio
 from keymoments.portfolio.uncertainty import N_CHAINS, monte_carlo
 
-__all__ = ["best_plans", "evaluate_plans", "optimise", "search_plans"]
+__all__ = ["best_plans", "evaluate_plans", "optimise", "plan_in_analysis", "search_plans"]
 
 Array = NDArray[np.float64]
 Objective = Literal["value", "net"]
 Progress = Callable[[str, int, int], None]
+# ``analyse`` plans on its own whenever the model has interventions: it must not hang
+# on a huge model, so its search stops here (the plan then says it is not proven).
+ANALYSE_TIME_LIMIT = 60.0
+# ``analyse`` also traces the frontier (about 30 plans) when there are at most this
+# many usable interventions: well under a second on the demos; beyond, ``keymoments
+# plan`` or ``Portfolio.frontier()`` trace it on request.
+FRONTIER_IN_ANALYSE = 12
 # Plans of equal value are told apart by cost, the cheaper first (a millionth of
 # the cost weighs less than any difference in value worth reporting).
 _TIE_BREAK = 1e-6
@@ -308,6 +315,39 @@ def optimise(
         )
     for note in portfolio.equity_warnings:
         warnings.warn(note, StatisticsWarning, stacklevel=2)
+    return portfolio
+
+
+def plan_in_analysis(result: Any, progress: Progress | None = None) -> Portfolio:
+    """The plan ``analyse`` attaches: the model's budget and weights, and the frontier when cheap.
+
+    The search stops after :data:`ANALYSE_TIME_LIMIT` seconds (the plan then
+    says it is not proven optimal); the frontier is traced when the model has
+    at most :data:`FRONTIER_IN_ANALYSE` usable interventions, otherwise the
+    JSON's ``frontier`` stays null and a note says how to get it.
+    """
+    from keymoments.portfolio.frontier import frontier
+
+    notify = progress or (lambda stage, done, total: None)
+    portfolio = optimise(result, progress=notify, time_limit=ANALYSE_TIME_LIMIT)
+    ctx = portfolio.context
+    if ctx is None:
+        return portfolio
+    usable = len(ctx.usable())
+    if usable <= FRONTIER_IN_ANALYSE:
+        portfolio._frontier = frontier(
+            ctx,
+            include=portfolio.include,
+            exclude=portfolio.exclude,
+            progress=lambda done, total: notify("frontier", done, total),
+            time_limit=ANALYSE_TIME_LIMIT / 10,
+        )
+    else:
+        portfolio.notes.append(
+            f"the user/provider frontier is not traced during the analysis for {usable} "
+            f"interventions (more than {FRONTIER_IN_ANALYSE}): run 'keymoments plan' or "
+            "Portfolio.frontier() to trace it"
+        )
     return portfolio
 
 
