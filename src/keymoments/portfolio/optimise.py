@@ -301,6 +301,12 @@ def optimise(
         )
         portfolio.notes.insert(0, unproven)
         warnings.warn(unproven, SolverWarning, stacklevel=2)
+    elif not search.runner_up_proven:
+        portfolio.notes.insert(
+            0,
+            f"the best plan is proven, but the time limit of {time_limit:g} s ran out looking "
+            "for the runner-up: the one shown (if any) is the best other plan found",
+        )
     if chain_bootstrap is None:
         chain_bootstrap = min(int(getattr(result, "n_boot", 0) or 0), N_CHAINS)
     if uncertainty:

@@ -120,6 +120,7 @@ class SearchResult:
     method: str = "moments"  # "moments" (this program) or "chain" (the full-chain program)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    runner_up_proven: bool = True  # False: the time ran out looking for the runner-up
 
 
 class MomentProgram:
@@ -442,10 +443,14 @@ class MomentProgram:
         plans: list[Solution] = []
         avoid: list[NDArray[np.int64]] = []
         proven, gap = True, 0.0
-        for _ in range(top):
+        runner_up_proven = True
+        for rank in range(top):
             left = None if time_limit is None else time_limit - (time.perf_counter() - start)
             if left is not None and left <= 0:
-                proven = False
+                if rank == 0:
+                    proven = False
+                else:
+                    runner_up_proven = False
                 break
             found = model.solve(avoid, left)
             if found is None:
@@ -459,7 +464,10 @@ class MomentProgram:
             plans.append(Solution(dict(zip(self.moments, choice.tolist(), strict=True)), exact))
             avoid.append(choice)
             if not complete:
-                proven, gap = False, max(gap, open_gap)
+                if rank == 0:
+                    proven, gap = False, open_gap
+                else:
+                    runner_up_proven = False
                 break
         if not plans:
             # out of time before any plan: the cheapest plan always fits
@@ -468,7 +476,9 @@ class MomentProgram:
             plans.append(Solution(cheapest, self.objective_of(base)))
             proven = False
             gap = float("inf")
-        return SearchResult(plans, proven, gap, "moments", time.perf_counter() - start)
+        return SearchResult(
+            plans, proven, gap, "moments", time.perf_counter() - start, [], runner_up_proven
+        )
 
     def _fallback(self, top: int, time_limit: float | None, start: float, why: str) -> SearchResult:
         program = ChainProgram(

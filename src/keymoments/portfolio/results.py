@@ -130,7 +130,7 @@ class Portfolio:
     title: str = "Where to spend"
     proven: bool = True  # False: the search hit its time limit; the best plan found
     gap: float = 0.0  # relative gap still open when it did
-    solve_seconds: float = 0.0
+    solve_seconds: float = 0.0  # not in to_dict: the same analysis gives the same JSON
     method: str = "moments"  # "moments": the reduced program; "chain": the full one
 
     # -- the contract's fields -----------------------------------------------------------
@@ -284,7 +284,6 @@ class Portfolio:
             "method": "exact mixed-integer program on the fitted chain (HiGHS)",
             "proven_optimal": self.proven,
             "optimality_gap": self.gap,
-            "solve_seconds": self.solve_seconds,
         }
         return json_safe(doc)  # type: ignore[no-any-return]
 
