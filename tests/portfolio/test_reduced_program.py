@@ -235,3 +235,10 @@ def test_time_limit_must_be_positive() -> None:
     ctx = random_context(0)
     with pytest.raises(ModelError, match="time limit"):
         optimise(None, context=ctx, uncertainty=False, time_limit=0)
+
+
+def test_nothing_valued_picks_the_cheapest_plan() -> None:
+    # no outcome counts (a perspective without money in the frontier): every plan is worth 0
+    ctx = random_context(1)
+    plans, found = search_plans(ctx, np.zeros(2), budget=ctx.service.budget, top=1)
+    assert found.proven and plans == [[]]

@@ -247,6 +247,8 @@ class MomentProgram:
     def _fundamental(self, P: Array) -> Array | None:
         """N = (I − Q)⁻¹ per block, or None when journeys from the start could loop for good."""
         S = self.chain.n_states
+        if P.shape[0] == 0:  # nothing counts as money: no block, every plan is worth 0
+            return np.zeros((0, S, S))
         try:
             N = np.linalg.inv(np.eye(S) - P[:, 1:, :S])
         except np.linalg.LinAlgError:
@@ -376,6 +378,8 @@ class MomentProgram:
         """Per-option upper bounds hi[b, m, k] and lower bounds lo[b, m] of d_m (module doc)."""
         B, M, _, K = W.shape
         hik = np.repeat(hi[:, :, None], K, axis=2)
+        if B == 0:
+            return hik, lo
         idx = np.arange(M)
         rel = self.rel_cost
         per_option = B * M * K * M * K <= _PER_OPTION_CELLS
