@@ -564,22 +564,18 @@ def _variant_visits(
     start = base[..., 0, :n_states]
     visits[:, 0] = np.einsum("dgs,dgst->dgt", start, inverse)
     diag[:, 0] = inverse[..., targets, targets]
-    own_diag = inverse[..., targets, targets]
     for k, (moment, share) in enumerate(fixes, start=1):
         ok, broken = space.ok(moment), space.broken(moment)
         nu = np.einsum("dgst,dgt->dgs", inverse, q[..., :, broken])  # N u, u the moved column
         dn = inverse[..., ok, :] - inverse[..., broken, :]  # (e_ok − e_broken)ᵀ N
-        denominator = 1.0 - share * (nu[..., ok] - nu[..., broken])
-        singular = np.abs(denominator) < _SINGULAR
-        scale = share / np.where(singular, 1.0, denominator)
-        moved = start.copy()
-        moved[..., ok] += share * start[..., broken]
-        moved[..., broken] -= share * start[..., broken]
-        through = np.einsum("dgs,dgs->dg", moved, nu)
-        visits[:, k] = (
-            np.einsum("dgs,dgst->dgt", moved, inverse) + (scale * through)[..., None] * dn
-        )
-        diag[:, k] = own_diag + scale[..., None] * nu[..., targets] * dn[..., targets]
+        gain = nu[..., ok] - nu[..., broken]
+        singular = np.abs(1.0 - share * gain) < _SINGULAR
+        scale = share / np.where(singular, 1.0, 1.0 - share * gain)
+        # the start row moves the same share: start' = start + share·start[broken]·(e_ok − e_broken)
+        moved = share * start[..., broken]
+        through = np.einsum("dgs,dgs->dg", start, nu) + moved * gain  # start'ᵀ N u
+        visits[:, k] = visits[:, 0] + (moved + scale * through)[..., None] * dn
+        diag[:, k] = diag[:, 0] + scale[..., None] * nu[..., targets] * dn[..., targets]
         if singular.any():
             rows = np.nonzero(singular)
             fixed, trapped = _release_traps(_fix(base[rows], space, moment, share), n_states)
