@@ -262,8 +262,6 @@ def measure_emotion(
         return None
     x = summary.values[:, :k]
     w = summary.n.astype(np.float64)
-    point = _means(x, w)
-    answered = ((~np.isnan(x)) * w[:, None]).sum(axis=0)
     pe_data = {
         o: _peak_end_data(x, summary.values[:, k + i], w) for i, o in enumerate(summary.outcomes)
     }
@@ -285,15 +283,20 @@ def measure_emotion(
             for i, o in enumerate(used)
         }
 
-    pe_point = {o: _peak_end_fits(g) for o, g in grams(resampler.point(units)).items()}
+    def curve_means(sums: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(sums[k : 2 * k] / sums[:k])
+
+    totals = resampler.point(units)
+    answered, point = totals[:k], curve_means(totals)
+    pe_point = {o: _peak_end_fits(g) for o, g in grams(totals).items()}
     rng = np.random.default_rng([seed, 11])
     reps = []
     pe_reps: dict[str, list[float]] = {o: [] for o in pe_point}
     for start in range(0, n_boot, 50):
         draws = resampler.draw_weights(min(50, n_boot - start), rng)
         for sums in draws @ units:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                reps.append(sums[k : 2 * k] / sums[:k])
+            reps.append(curve_means(sums))
             for o, gram in grams(sums).items():
                 if gram[0, 0] > 0:
                     fits = _peak_end_fits(gram)

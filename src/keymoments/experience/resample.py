@@ -42,10 +42,6 @@ __all__ = ["MAX_UNITS", "Resampler", "products_matrix"]
 MAX_UNITS = 2000
 
 
-def _triangle(width: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.triu_indices(width)
-
-
 def products_matrix(packed: np.ndarray, width: int) -> np.ndarray:
     """The symmetric matrix of sums of products from its packed upper triangle.
 
@@ -54,7 +50,7 @@ def products_matrix(packed: np.ndarray, width: int) -> np.ndarray:
         [[1.0, 2.0], [2.0, 3.0]]
     """
     out = np.zeros((width, width))
-    rows, cols = _triangle(width)
+    rows, cols = np.triu_indices(width)
     out[rows, cols] = packed
     out[cols, rows] = packed
     return out
@@ -94,7 +90,7 @@ class Resampler:
         """
         f = np.asarray(features, dtype=np.float64)
         width = f.shape[1]
-        rows, cols = _triangle(width)
+        rows, cols = np.triu_indices(width)
         if not self.grouped:
             # a pattern's unit is one of its respondents: the draw weights count them
             return (f[:, rows] * f[:, cols]) if products else f.copy()
