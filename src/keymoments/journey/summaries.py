@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import ibis
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from keymoments.data.engine import Engine
 from keymoments.journey.states import StateSpace
@@ -178,47 +179,34 @@ def summarise_journeys(
 
     # A visit ends at a broken event or where the next event marks another unit, so
     # one ordered pass finds every visit's last event; its code (2u + broken) is
-    # the visit's state, and the next event is the first of the next visit.
+    # the visit's state, and the next event is the first of the next visit. The
+    # same pass numbers the events of each case (seq), which orders the visits
+    # from then on without sorting by time again.
     w = ibis.window(group_by=mapped.case_id, order_by=[mapped.timestamp, mapped.row, mapped["sub"]])
     next_unit = mapped.unit.lead().over(w)
     next_time = mapped.timestamp.lead().over(w)
     marked = mapped.mutate(
         is_last=next_unit.isnull() | (next_unit != mapped.unit) | (mapped.is_broken == 1),
         gap=(next_time.epoch_seconds() - mapped.timestamp.epoch_seconds()).cast("float64"),
+        seq=ibis.row_number().over(w),
     )
     ends = marked.filter(marked.is_last)
-    visits_expr = ends.select(
-        "case_id",
-        "timestamp",
-        "row",
-        "sub",
-        "gap",
-        code=ibis.ifelse(
-            ends.unit < n_moments, ends.unit * 2 + ends.is_broken, ends.unit + n_moments
-        ),
-    )
-    # Each visit's place in its case and the state that follows it, in one more
-    # ordered pass over the (fewer) visits; the waits come from the same table.
-    wv = ibis.window(
-        group_by=visits_expr.case_id,
-        order_by=[visits_expr.timestamp, visits_expr.row, visits_expr["sub"]],
-    )
     visits = engine.materialise(
-        visits_expr.select(
+        ends.select(
             "case_id",
-            "code",
+            "seq",
             "gap",
-            k=ibis.row_number().over(wv),
-            to_code=visits_expr.code.lead().over(wv).fill_null(-1),
+            code=ibis.ifelse(
+                ends.unit < n_moments, ends.unit * 2 + ends.is_broken, ends.unit + n_moments
+            ),
         ),
         prefix="visits",
     )
-    per_case = _signatures(visits, engine)
+    base = space.n_transient + 1
+    per_case = _packed_signatures(visits, base)
     # every case, also those whose events all mark no moment (an empty journey)
     all_cases = engine.materialise(ev.select("case_id").distinct(), prefix="cases")
-    journeys = all_cases.left_join(per_case, "case_id").select(
-        all_cases.case_id, sig=per_case.sig.fill_null("")
-    )
+    journeys = all_cases.left_join(per_case, "case_id").select(all_cases.case_id, per_case.sig)
 
     numeric = [o for o in service.outcomes if o.kind == "numeric"]
     wanted = [*service.segment_columns, *(o.column for o in numeric if o.column)]
@@ -245,9 +233,8 @@ def summarise_journeys(
         aggs[f"sum_y2:{o.id}"] = (y * y).sum()
         if not col.type().is_numeric():
             ignored_exprs[o.id] = (col.notnull() & y.isnull()).cast("int64").sum()
-    grouped = journeys.group_by(["segment", "sig"]).aggregate(**aggs)
-    signatures = engine.to_pandas(grouped.mutate(sig=_strip_places(grouped.sig)))
-    signatures = signatures.sort_values(["segment", "sig"], kind="stable").reset_index(drop=True)
+    grouped = engine.to_arrow(journeys.group_by(["segment", "sig"]).aggregate(**aggs))
+    signatures = _unpacked(grouped, base)
     for o in numeric:
         for prefix in ("sum_y", "sum_y2"):
             signatures[f"{prefix}:{o.id}"] = signatures[f"{prefix}:{o.id}"].fillna(0.0)
@@ -258,24 +245,19 @@ def summarise_journeys(
 
     waits = _waits(visits, engine)
 
-    unmapped_expr = (
-        ev.anti_join(mapping, "activity")
-        .group_by("activity")
-        .aggregate(n=ibis._.count())
-        .order_by([ibis.desc("n"), "activity"])
+    # One pass over the events counts every activity; the mapped ones give the
+    # events that mark a state, the others the unmapped table.
+    by_activity = engine.to_pandas(ev.group_by("activity").aggregate(n=ev.count()))
+    marked_activities = set(_mapping_table(service, space)["activity"].to_pylist())
+    is_marked = by_activity["activity"].isin(marked_activities)
+    unmapped = (
+        by_activity[~is_marked]
+        .sort_values(["n", "activity"], ascending=[False, True], kind="stable")
+        .reset_index(drop=True)
     )
-    unmapped = engine.to_pandas(unmapped_expr)
-    # one pass for both counts; an activity can mark a moment and an outcome, and
-    # isin counts each event once
-    marked_activities = sorted(set(_mapping_table(service, space)["activity"].to_pylist()))
-    counts = engine.to_pandas(
-        ev.aggregate(
-            n=ev.count(),
-            mapped=ev.activity.isin(marked_activities).cast("int64").sum(),
-        )
-    ).iloc[0]
-    n_events, n_mapped = int(counts["n"]), int(counts["mapped"] or 0)
-    n_cases = int(engine.to_pandas(all_cases.count()))
+    n_events = int(by_activity["n"].sum())
+    n_mapped = int(by_activity.loc[is_marked, "n"].sum())
+    n_cases = int(signatures["n"].sum())
     return JourneySummary(
         space=space,
         signatures=signatures,
@@ -321,32 +303,46 @@ def _quartile_bins(
     return out
 
 
-def _signatures(visits: ibis.Table, engine: Engine) -> ibis.Table:
-    """Per case, its state codes in order joined by ``.``, without an ordered aggregation.
+def _packed_signatures(visits: ibis.Table, base: int) -> ibis.Table:
+    """Per case, its visits as one sorted array of ``seq * base + code``.
 
-    Spark's Ibis backend cannot order ``group_concat``; instead every visit
-    becomes ``<place, zero-padded>:<code>``, the unordered collection of a case
-    is sorted (text order is place order) and joined, and the places are
-    stripped once per distinct journey rather than once per case.
+    Sorting the packed numbers sorts the visits by their place in the case (an
+    unordered collect and an array sort cost a fraction of an ordered
+    aggregation, which Spark's Ibis backend cannot express anyway); the codes
+    are recovered, as ``packed % base``, once per distinct array by
+    :func:`_unpacked` rather than once per case.
     """
-    longest = int(engine.to_pandas(visits.k.max()) or 0)
-    width = len(str(longest))
-    item = visits.k.cast("string").lpad(width, "0").concat(":", visits.code.cast("string"))
-    return visits.group_by("case_id").aggregate(
-        sig=item.collect().sort().join("."),
-    )
+    packed = visits.seq.cast("int64") * base + visits.code.cast("int64")
+    return visits.group_by("case_id").aggregate(sig=packed.collect().sort())
 
 
-def _strip_places(sig: ibis.StringValue) -> ibis.StringValue:
-    return sig.re_replace(r"[0-9]+:", "")
+def _unpacked(grouped: pa.Table, base: int) -> pd.DataFrame:
+    """Packed signature arrays as ``"code.code..."`` text, rows of one signature added up.
+
+    Two cases with the same visits can differ in their events (a visit of one
+    event or of three), so several packed arrays can name one signature.
+    """
+    column = grouped.column("sig").combine_chunks()
+    column = column.fill_null(pa.scalar([], column.type))  # a case that reached no moment
+    packed = column.values
+    codes = pc.subtract(packed, pc.multiply(pc.divide(packed, base), base))
+    lists = pa.ListArray.from_arrays(column.offsets, pc.cast(codes, pa.string()))
+    text = pc.binary_join(lists, ".")
+    frame = grouped.drop_columns(["sig"]).to_pandas()
+    frame.insert(1, "sig", text.to_pandas())
+    sums = [c for c in frame.columns if c not in ("segment", "sig")]
+    summed = frame.groupby(["segment", "sig"], sort=True, dropna=False)[sums].sum(min_count=1)
+    return summed.reset_index()
 
 
 def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
-    expr = visits.group_by([visits.code.name("from_code"), "to_code"]).aggregate(
-        n=visits.count(),
-        mean_s=visits.gap.mean(),
-        median_s=visits.gap.quantile(0.5),
-        p90_s=visits.gap.quantile(0.9),
+    wv = ibis.window(group_by=visits.case_id, order_by=visits.seq)
+    pairs = visits.select("code", "gap", to_code=visits.code.lead().over(wv).fill_null(-1))
+    expr = pairs.group_by([pairs.code.name("from_code"), "to_code"]).aggregate(
+        n=pairs.count(),
+        mean_s=pairs.gap.mean(),
+        median_s=pairs.gap.quantile(0.5),
+        p90_s=pairs.gap.quantile(0.9),
     )
     out = engine.to_pandas(expr)
     return out.sort_values(["from_code", "to_code"]).reset_index(drop=True)
