@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtr, ndtri
 from threadpoolctl import threadpool_limits
 
 from keymoments.errors import DataWarning, StatisticsWarning
@@ -372,7 +372,7 @@ def _segment_results(
                 continue
             beta = model.effect(b)
             se = float(np.sqrt(model.cov_[1 + model.fitted_.index(b)][1 + model.fitted_.index(b)]))
-            z = stats.norm.ppf(0.5 + confidence / 2)
+            z = ndtri(0.5 + confidence / 2)
             entry.update(
                 status="fitted",
                 prevalence=model.prevalence(b),
@@ -415,7 +415,7 @@ def _fit_moment(
         model = fit_barrier_model(moment.id, ids, used)
         reps = bootstrap_replicates(model, n_boot, rng)
         model.replicates = reps
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = ndtri(0.5 + confidence / 2)
     segment_rows = (
         _segment_results(used, moment.id, ids, n_boot, rng, confidence)
         if by_segment and model is not None and used["segment"].nunique() > 1
@@ -455,7 +455,7 @@ def _fit_moment(
                 est.status = "fitted"
                 est.odds_ratio = float(np.exp(beta))
                 est.odds_ratio_ci = (float(np.exp(beta - z * se)), float(np.exp(beta + z * se)))
-                est.p_value = float(2 * stats.norm.sf(abs(beta / se)))
+                est.p_value = float(2 * ndtr(-abs(beta / se)))
                 est.attributable_fraction = model.attributable_fraction(b)
                 est.ci = _interval([r.attributable_fraction(b) for r in reps], confidence)
                 est.prevalence_ci = _interval([r.prevalence(b) for r in reps], confidence)

@@ -39,8 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.special import expit
+from scipy.special import chdtrc, expit
 
 from keymoments.errors import StatisticsWarning
 from keymoments.experience.logistic import LogisticFit, fit_logistic
@@ -429,4 +428,4 @@ def interaction_test(
     )
     full = fit_logistic(X, events=model.breaks, trials=model.cases, firth=firth, start=start)
     statistic = max(0.0, 2.0 * (full.loglik - without.loglik))
-    return InteractionTest(barrier, float(statistic), df, float(stats.chi2.sf(statistic, df)))
+    return InteractionTest(barrier, float(statistic), df, float(chdtrc(df, statistic)))

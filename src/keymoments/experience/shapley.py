@@ -41,11 +41,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from numba import njit  # type: ignore[import-untyped]
 
 __all__ = ["DEFAULT_EXACT_LIMIT", "LMGFit", "lmg", "subset_r2"]
 
@@ -83,7 +85,6 @@ def _weights(k: int) -> tuple[np.ndarray, np.ndarray]:
     return w, a
 
 
-@njit(cache=True)  # type: ignore[misc]
 def _lmg_exact(c: np.ndarray, w: np.ndarray, a: np.ndarray, tol: float) -> np.ndarray:
     k = c.shape[0] - 1
     states = np.empty((k + 1, k + 1, k + 1))
@@ -134,7 +135,6 @@ def _lmg_exact(c: np.ndarray, w: np.ndarray, a: np.ndarray, tol: float) -> np.nd
     return out
 
 
-@njit(cache=True)  # type: ignore[misc]
 def _order_contributions(c: np.ndarray, orders: np.ndarray, tol: float) -> np.ndarray:
     m, k = orders.shape
     out = np.zeros((m, k))
@@ -172,6 +172,19 @@ def _check(corr: np.ndarray) -> np.ndarray:
     return c
 
 
+@functools.cache
+def _compiled(name: str) -> Callable[..., Any]:
+    """A numba-compiled kernel, compiled (or loaded from numba's cache) on first use.
+
+    Importing numba costs a fifth of a second, which every analysis without
+    survey ratings would otherwise pay at start-up.
+    """
+    from numba import njit  # type: ignore[import-untyped]
+
+    kernels = {"exact": _lmg_exact, "orders": _order_contributions}
+    return njit(cache=True)(kernels[name])  # type: ignore[no-any-return]
+
+
 def lmg(
     corr: np.ndarray,
     *,
@@ -200,13 +213,13 @@ def lmg(
     k = c.shape[0] - 1
     if k <= exact_limit:
         w, a = _weights(k)
-        out = _lmg_exact(c, w, a, _PIVOT_TOL)
+        out = _compiled("exact")(c, w, a, _PIVOT_TOL)
         return LMGFit(shares=out[:k].copy(), r2=float(out[k]), exact=True, error=np.zeros(k))
     rng = np.random.default_rng(seed)
     pairs = max(1, samples // 2)
     first = np.argsort(rng.random((pairs, k)), axis=1).astype(np.int64)
     orders = np.concatenate([first, first[:, ::-1]])
-    contrib = _order_contributions(c, np.ascontiguousarray(orders), _PIVOT_TOL)
+    contrib = _compiled("orders")(c, np.ascontiguousarray(orders), _PIVOT_TOL)
     paired = (contrib[:pairs] + contrib[pairs:]) / 2
     shares = paired.mean(axis=0)
     sd = paired.std(axis=0, ddof=1) if pairs > 1 else np.full(k, np.inf)

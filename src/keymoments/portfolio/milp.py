@@ -38,7 +38,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from keymoments.errors import EngineError
 from keymoments.portfolio.chain import ChainModel
@@ -352,6 +351,9 @@ class ChainProgram:
         integrality[: self.n_lam] = 1
         upper = np.full(self.n_vars, np.inf)
         upper[: self.n_lam] = 1.0
+        # imported here: scipy.optimize costs a sixth of a second at start-up
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         with quiet_stdout():
             res = milp(
                 -self.c,

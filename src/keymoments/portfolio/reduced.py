@@ -88,7 +88,6 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from keymoments.errors import EngineError
 from keymoments.journey.fit import _release_traps
@@ -538,6 +537,9 @@ class _Model:
         options: dict[str, float | bool] = {"mip_rel_gap": MIP_GAP, "presolve": False}
         if time_limit is not None:
             options["time_limit"] = max(float(time_limit), 1e-3)
+        # imported here: scipy.optimize costs a sixth of a second at start-up
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         with quiet_stdout():
             res = milp(
                 -self.c,
