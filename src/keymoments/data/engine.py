@@ -348,9 +348,7 @@ class Engine:
         readers count as a malformed line.
         """
         quoted = str(path).replace("'", "''")
-        raw = (
-            f"read_json('{quoted}', format='{layout}', records=false, ignore_errors=true)"
-        )
+        raw = f"read_json('{quoted}', format='{layout}', records=false, ignore_errors=true)"
         found = self.con.raw_sql(
             f"SELECT json_group_structure(json) FROM {raw} WHERE json_type(json) = 'OBJECT'"
         ).fetchall()

@@ -181,14 +181,19 @@ def summarise_journeys(
     # one ordered pass finds every visit's last event; its code (2u + broken) is
     # the visit's state, and the next event is the first of the next visit. The
     # same pass numbers the events of each case (seq), which orders the visits
-    # from then on without sorting by time again.
+    # from then on without sorting by time again, and looks a few events ahead
+    # for the next visit's state (see _next_code).
     w = ibis.window(group_by=mapped.case_id, order_by=[mapped.timestamp, mapped.row, mapped["sub"]])
-    next_unit = mapped.unit.lead().over(w)
+    # unit and break packed in one number, so that each look-ahead is one lead
+    packed = mapped.unit * 2 + mapped.is_broken
+    ahead = [packed.lead(k).over(w) for k in range(1, _LOOK_AHEAD + 2)]
+    next_unit = ahead[0] // 2
     next_time = mapped.timestamp.lead().over(w)
     marked = mapped.mutate(
         is_last=next_unit.isnull() | (next_unit != mapped.unit) | (mapped.is_broken == 1),
         gap=(next_time.epoch_seconds() - mapped.timestamp.epoch_seconds()).cast("float64"),
         seq=ibis.row_number().over(w),
+        to_code=_next_code(ahead, n_moments),
     )
     ends = marked.filter(marked.is_last)
     visits = engine.materialise(
@@ -196,9 +201,8 @@ def summarise_journeys(
             "case_id",
             "seq",
             "gap",
-            code=ibis.ifelse(
-                ends.unit < n_moments, ends.unit * 2 + ends.is_broken, ends.unit + n_moments
-            ),
+            code=_code(ends.unit, ends.is_broken, n_moments),
+            to_code="to_code",
         ),
         prefix="visits",
     )
@@ -335,9 +339,56 @@ def _unpacked(grouped: pa.Table, base: int) -> pd.DataFrame:
     return summed.reset_index()
 
 
+# Events looked ahead for the next visit's state: a next visit of up to this many
+# events is resolved in the first ordered pass; a longer one by a second pass over
+# the visits of the cases that have one.
+_LOOK_AHEAD = 3
+_UNRESOLVED = -2
+
+
+def _code(unit: ibis.IntegerValue, broken: ibis.IntegerValue, n_moments: int) -> ibis.IntegerValue:
+    """A visit's state code from its unit and whether its last event is broken."""
+    return ibis.ifelse(unit < n_moments, unit * 2 + broken, unit + n_moments)
+
+
+def _next_code(ahead: list[ibis.IntegerValue], n_moments: int) -> ibis.IntegerValue:
+    """The state of the visit after an event's, from the next events' units and breaks.
+
+    ``ahead[k]`` is ``2 * unit + broken`` of the event k + 1 places ahead. The
+    next visit starts with the next event and ends at its first broken event or
+    before the unit changes; its state is 2u + broken (an outcome marker is never
+    broken). -1 is the end of the journey; ``_UNRESOLVED`` a next visit longer
+    than the look-ahead.
+    """
+    first = ahead[0] // 2
+    branches = [
+        (ahead[0].isnull(), ibis.literal(-1, "int64")),
+        (first >= n_moments, first + n_moments),
+    ]
+    for k in range(len(ahead) - 1):
+        broken = ahead[k] % 2
+        after = ahead[k + 1] // 2
+        ends_here = (broken == 1) | after.isnull() | (after != first)
+        branches.append((ends_here, first * 2 + broken))
+    return ibis.cases(*branches, else_=ibis.literal(_UNRESOLVED, "int64"))
+
+
 def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
-    wv = ibis.window(group_by=visits.case_id, order_by=visits.seq)
-    pairs = visits.select("code", "gap", to_code=visits.code.lead().over(wv).fill_null(-1))
+    """Times between consecutive visits by pair of states, from the visits table.
+
+    Most next states were found in the first ordered pass; the rest come from
+    one more ordered pass over the visits of the cases that have any, which is
+    usually none.
+    """
+    resolved = visits.filter(visits.to_code != _UNRESOLVED).select("code", "gap", "to_code")
+    pending = visits.filter(visits.to_code == _UNRESOLVED).select("case_id").distinct()
+    theirs = visits.semi_join(pending, "case_id")
+    wv = ibis.window(group_by=theirs.case_id, order_by=theirs.seq)
+    redone = theirs.mutate(next_code=theirs.code.lead().over(wv).fill_null(-1))
+    redone = redone.filter(redone.to_code == _UNRESOLVED).select(
+        "code", "gap", to_code=redone.next_code
+    )
+    pairs = resolved.union(redone)
     expr = pairs.group_by([pairs.code.name("from_code"), "to_code"]).aggregate(
         n=pairs.count(),
         mean_s=pairs.gap.mean(),
