@@ -219,7 +219,14 @@ def _as_text(col: ir.Value) -> ir.StringValue:
         )
     else:
         text = col.cast(dt.string)
-    return text.strip().nullif("")
+    # Trimming copies every string; most values need none, and finding the few
+    # that do costs less than the copy (a fifth of the reading time at 10M events).
+    needs_trim = text.re_search(_EDGE_BLANK)
+    return ibis.ifelse(needs_trim, text.strip().nullif(""), text)
+
+
+# empty, or starting or ending with one of the characters ``strip`` removes
+_EDGE_BLANK = r"^$|^[ \t\n\r\x0b\x0c]|[ \t\n\r\x0b\x0c]$"
 
 
 def _malformed(engine: Engine, source: _Source, file: str) -> pa.Table | None:
@@ -477,7 +484,12 @@ def _read_events(
         all_null = _not_a_record(source, raw, available)
         # The cleaned case id and activity replace the source columns (one copy of
         # each in memory); the timestamp keeps its source text beside the parsed
-        # value, so a set-aside row shows what could not be parsed.
+        # value, so a set-aside row shows what could not be parsed, unless the
+        # source is already a plain timestamp and the two would be one column twice.
+        ts_as_read = raw[ts_col].type().is_timestamp() and raw[ts_col].type().timezone is None
+        dropped = {case_col, activity_col} - {ts_col}
+        if ts_as_read:
+            dropped.add(ts_col)
         parsed = raw.mutate(
             **{
                 _ROW: row,
@@ -486,13 +498,14 @@ def _read_events(
                 _TS: parsed_ts.expr,
                 "__km_all_null": all_null,
             }
-        ).drop(*{case_col, activity_col} - {ts_col})
+        ).drop(*dropped)
         table = engine.materialise(parsed, prefix="events")
+        ts_source = table[_TS] if ts_as_read else _as_text(table[ts_col])
         reason = ibis.cases(
             (table["__km_all_null"], "malformed line"),
             (table[_CASE].isnull(), "no case id"),
             (table[_ACTIVITY].isnull(), "no activity"),
-            (_as_text(table[ts_col]).isnull() & table[_TS].isnull(), "no timestamp"),
+            (ts_source.isnull() & table[_TS].isnull(), "no timestamp"),
             (table[_TS].isnull(), "unparseable timestamp"),
             else_=ibis.null(dt.string),
         )
@@ -512,6 +525,8 @@ def _read_events(
 
     def record(t: ibis.Table) -> dict[str, ir.Value]:
         cleaned = {case_col: t[_CASE], activity_col: t[_ACTIVITY]}
+        if ts_as_read:
+            cleaned[ts_col] = t[_TS]
         return {c: cleaned[c] if c in cleaned else t[c] for c in available}
 
     report = ReadReport(
