@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import keymoments
 from keymoments.data.engine import Engine, connect
-from keymoments.data.readers import read_events
+from keymoments.data.readers import read_cases, read_events
 from keymoments.journey import summaries as summaries_module
 from keymoments.journey.summaries import summarise_journeys
 
@@ -164,3 +164,25 @@ def test_next_visit_longer_than_the_look_ahead(engine: Engine, tmp_path: Path) -
     wait = summary.waits.set_index(["from_code", "to_code"]).loc[(0, 3), "mean_s"]
     assert wait == 3600.0
     _compare(frame, summary)
+
+
+def test_cases_without_events_are_counted(engine: Engine, tmp_path: Path) -> None:
+    """Cases in the cases table but not in the events: counted, and left out of the journeys."""
+    service = keymoments.Service.model_validate(
+        {**SERVICE.model_dump(mode="json", exclude_none=True), "segments": ["region"]}
+    )
+    events = pd.DataFrame(
+        [("1", "a", START), ("2", "b", START), ("3", "other", START)],
+        columns=["case_id", "activity", "timestamp"],
+    )
+    events.to_csv(tmp_path / "events.csv", index=False)
+    cases = pd.DataFrame({"case_id": ["1", "2", "3", "9", "10", "11"], "region": list("nnsssn")})
+    cases.to_csv(tmp_path / "cases.csv", index=False)
+    log = read_events(tmp_path / "events.csv", columns=service.columns, engine=engine)
+    table = read_cases(tmp_path / "cases.csv", case_id="case_id", engine=engine).table
+    summary = summarise_journeys(log.table, service, engine, cases=table)
+    assert summary.cases_without_events == 3
+    assert summary.n_cases == 3
+    got = {(r.segment, r.sig): r.n for r in summary.signatures.itertuples()}
+    assert got == {("n", "0"): 1, ("n", "2"): 1, ("s", ""): 1}
+    assert "__km_in_cases" not in summary.signatures.columns

@@ -236,7 +236,7 @@ def summarise_barriers(
 
     all_cases = ev.select("case_id").distinct()
     columns = list(dict.fromkeys([*service.segment_columns, *(b.column for b in service.barriers)]))
-    attrs, _ = _case_attributes(events, all_cases, cases, columns, engine)
+    attrs = _case_attributes(events, cases, columns)
     joined = per_case
     if attrs is not None:
         joined = per_case.left_join(attrs, "case_id").select(

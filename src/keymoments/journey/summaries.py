@@ -24,6 +24,7 @@ import itertools
 from dataclasses import dataclass, field
 
 import ibis
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -214,16 +215,19 @@ def summarise_journeys(
 
     numeric = [o for o in service.outcomes if o.kind == "numeric"]
     wanted = [*service.segment_columns, *(o.column for o in numeric if o.column)]
-    attrs, cases_without_events = _case_attributes(events, all_cases, cases, wanted, engine)
+    attrs = _case_attributes(events, cases, wanted, mark_cases=cases is not None)
     if attrs is not None:
+        carried = [c for c in [*wanted, _IN_CASES] if c in attrs.columns]
         journeys = journeys.left_join(attrs, "case_id").select(
-            journeys.case_id, journeys.sig, *[attrs[c] for c in wanted if c in attrs.columns]
+            journeys.case_id, journeys.sig, *[attrs[c] for c in carried]
         )
 
     auto_bins = _quartile_bins(journeys, service.segment_specs, engine)
     seg = segment_key(journeys, service.segment_specs, auto_bins)
     journeys = journeys.mutate(segment=seg)
     aggs: dict[str, ibis.Value] = {"n": journeys.count()}
+    if _IN_CASES in journeys.columns:
+        aggs[_IN_CASES] = journeys[_IN_CASES].sum()
     ignored_exprs: dict[str, ibis.Value] = {}
     for o in numeric:
         col = journeys[o.column]
@@ -239,6 +243,10 @@ def summarise_journeys(
             ignored_exprs[o.id] = (col.notnull() & y.isnull()).cast("int64").sum()
     grouped = engine.to_arrow(journeys.group_by(["segment", "sig"]).aggregate(**aggs))
     signatures = _unpacked(grouped, base)
+    cases_without_events = 0
+    if _IN_CASES in signatures.columns and cases is not None:
+        found_in_events = int(signatures.pop(_IN_CASES).fillna(0).sum())
+        cases_without_events = int(engine.to_pandas(cases.count())) - found_in_events
     for o in numeric:
         for prefix in ("sum_y", "sum_y2"):
             signatures[f"{prefix}:{o.id}"] = signatures[f"{prefix}:{o.id}"].fillna(0.0)
@@ -392,40 +400,47 @@ def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
     expr = pairs.group_by([pairs.code.name("from_code"), "to_code"]).aggregate(
         n=pairs.count(),
         mean_s=pairs.gap.mean(),
-        median_s=pairs.gap.quantile(0.5),
-        p90_s=pairs.gap.quantile(0.9),
+        # both quantiles from one sort of each pair's times (Spark: one exact percentile)
+        quantiles=pairs.gap.quantile([0.5, 0.9]),
     )
     out = engine.to_pandas(expr)
+    both = [q if q is not None and len(q) == 2 else (np.nan, np.nan) for q in out.pop("quantiles")]
+    out["median_s"] = [float(a) if a is not None else np.nan for a, _ in both]
+    out["p90_s"] = [float(b) if b is not None else np.nan for _, b in both]
     return out.sort_values(["from_code", "to_code"]).reset_index(drop=True)
 
 
 def _case_attributes(
     events: ibis.Table,
-    all_cases: ibis.Table,
     cases: ibis.Table | None,
     wanted: list[str],
-    engine: Engine,
-) -> tuple[ibis.Table | None, int]:
-    """Per-case columns from the cases table, falling back to the events' case attributes."""
+    *,
+    mark_cases: bool = False,
+) -> ibis.Table | None:
+    """Per-case columns from the cases table, falling back to the events' case attributes.
+
+    With ``mark_cases``, the cases table's rows carry ``_IN_CASES`` = 1, so that
+    the query that joins these columns to the journeys also counts the cases
+    table's cases found among the events (one join instead of a second one).
+    """
     if not wanted:
-        return None, 0
+        return None
     tables: list[ibis.Table] = []
     found: set[str] = set()
-    cases_without_events = 0
     if cases is not None:
         have = [c for c in wanted if c in cases.columns]
-        if have:
-            tables.append(cases.select("case_id", *have))
+        if have or mark_cases:
+            picked = cases.select("case_id", *have)
+            if mark_cases:
+                picked = picked.mutate(**{_IN_CASES: ibis.literal(1, "int64")})
+            tables.append(picked)
             found.update(have)
-        cases_without_events = int(
-            engine.to_pandas(cases.select("case_id").anti_join(all_cases, "case_id").count())
-        )
     rest = [c for c in wanted if c not in found and c in events.columns]
     if rest:
         # a case attribute repeated on events: take any non-null value per case
         tables.append(events.group_by("case_id").aggregate(**{c: events[c].max() for c in rest}))
     if not tables:
-        return None, cases_without_events
+        return None
     out = tables[0]
     for t in tables[1:]:
         out = out.outer_join(t, "case_id").select(
@@ -433,4 +448,7 @@ def _case_attributes(
             **{c: out[c] for c in out.columns if c != "case_id"},
             **{c: t[c] for c in t.columns if c != "case_id"},
         )
-    return out, cases_without_events
+    return out
+
+
+_IN_CASES = "__km_in_cases"
