@@ -181,8 +181,9 @@ def _compiled(name: str) -> Callable[..., Any]:
     """
     from numba import njit  # type: ignore[import-untyped]
 
-    kernels = {"exact": _lmg_exact, "orders": _order_contributions}
-    return njit(cache=True)(kernels[name])  # type: ignore[no-any-return]
+    kernels: dict[str, Any] = {"exact": _lmg_exact, "orders": _order_contributions}
+    compiled: Callable[..., Any] = njit(cache=True)(kernels[name])
+    return compiled
 
 
 def lmg(
