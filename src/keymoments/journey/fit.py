@@ -161,7 +161,8 @@ class JourneyData:
 
     def variants(self, top: int = 10) -> pd.DataFrame:
         """The most frequent journeys (all segments together), as state names."""
-        frame = pd.DataFrame({"codes": [".".join(map(str, c)) for c in self.codes], "n": self.n})
+        # the engine writes each signature one way ("0.2.5"), so the text groups them
+        frame = pd.DataFrame({"codes": self.sigs, "n": self.n})
         grouped = frame.groupby("codes", sort=False)["n"].sum().sort_values(ascending=False)
         total = float(self.n.sum())
         out = []
