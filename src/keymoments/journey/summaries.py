@@ -209,9 +209,16 @@ def summarise_journeys(
     )
     base = space.n_transient + 1
     per_case = _packed_signatures(visits, base)
-    # every case, also those whose events all mark no moment (an empty journey)
-    all_cases = engine.materialise(ev.select("case_id").distinct(), prefix="cases")
-    journeys = all_cases.left_join(per_case, "case_id").select(all_cases.case_id, per_case.sig)
+    # Every case, also those whose events all mark no moment (an empty journey):
+    # those are among the cases with an unmapped event, a tenth of the events or
+    # so, which is cheaper to scan for than every event's case.
+    marked_activities = sorted(set(_mapping_table(service, space)["activity"].to_pylist()))
+    idle = ev.filter(~ev.activity.isin(marked_activities)).select("case_id").distinct()
+    journeys = (
+        per_case.outer_join(idle, "case_id")
+        .select(case_id=ibis.coalesce(per_case.case_id, idle.case_id), sig=per_case.sig)
+        .view()  # a table of its own, so that more joins do not extend this one
+    )
 
     numeric = [o for o in service.outcomes if o.kind == "numeric"]
     wanted = [*service.segment_columns, *(o.column for o in numeric if o.column)]
@@ -260,7 +267,6 @@ def summarise_journeys(
     # One pass over the events counts every activity; the mapped ones give the
     # events that mark a state, the others the unmapped table.
     by_activity = engine.to_pandas(ev.group_by("activity").aggregate(n=ev.count()))
-    marked_activities = set(_mapping_table(service, space)["activity"].to_pylist())
     is_marked = by_activity["activity"].isin(marked_activities)
     unmapped = (
         by_activity[~is_marked]
