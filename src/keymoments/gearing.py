@@ -84,6 +84,8 @@ def bootstrap(
 ) -> list[Evaluation]:
     """Evaluate ``n_boot`` multinomial resamples of the signature counts."""
     draws: list[Evaluation] = []
+    if progress is not None:
+        progress(0, n_boot)  # the stage shows as started before its first block ends
     for block in _blocks(resampled_counts(data, n_boot, seed), _DRAWS_AT_ONCE):
         # the numeric outcomes' regression sums of a block of draws: one product each
         sums = {

@@ -97,6 +97,8 @@ def frontier(
     rows = []
     total = len(budgets) * len(alphas)
     done = 0
+    if progress is not None:
+        progress(0, total)
     for budget in budgets:
         for a in alphas:
             c = a * coef["user"] / u_star + (1 - a) * coef["provider"] / p_star

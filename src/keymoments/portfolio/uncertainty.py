@@ -72,6 +72,8 @@ def monte_carlo(
     val = ctx.valuation
     costs = np.array([sum(ctx.candidates[p].cost for p in plan) for plan in plans])
     values = np.zeros((n_draws, len(plans)))
+    if progress is not None:
+        progress(0, n_draws)
     for d in range(n_draws):
         chain = chains[d % len(chains)]
         effects = draw_effects(ctx, rng)
@@ -87,7 +89,7 @@ def monte_carlo(
         ]
         outcomes = chain.outcomes(np.stack(factors))
         values[d] = val.total(outcomes[1:] - outcomes[0])
-        if progress is not None and (d + 1) % 50 == 0:
+        if progress is not None and ((d + 1) % 50 == 0 or d + 1 == n_draws):
             progress(d + 1, n_draws)
     returns = values - costs[None, :]
     score = returns if objective == "net" else values
