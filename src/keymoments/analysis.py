@@ -245,6 +245,7 @@ def analyse(
             eng,
             cases=case_table.table if case_table else None,
             segment_bins=summary.segment_bins,
+            n_cases=summary.n_cases,
         )
         experience = measure_experience(
             service,

@@ -214,12 +214,14 @@ def summarise_barriers(
     *,
     cases: ibis.Table | None = None,
     segment_bins: dict[str, list[float]] | None = None,
+    n_cases: int | None = None,
 ) -> BarrierSummary | None:
     """Reduce events and cases to each barrier moment's (segment, pattern, broke) counts.
 
     ``segment_bins`` are the cut points the journey summaries chose for numeric
-    segment columns, so both halves name segments alike. Returns ``None`` when
-    the model has no barriers.
+    segment columns, so both halves name segments alike; ``n_cases``, the cases
+    in the events when the journey summaries have counted them already.
+    Returns ``None`` when the model has no barriers.
     """
     if not service.barriers:
         return None
@@ -234,7 +236,6 @@ def summarise_barriers(
         flags[f"broke_{k}"] = ibis.ifelse(here & (mapped.is_broken == 1), 1, 0).max()
     per_case = mapped.group_by("case_id").aggregate(**flags)
 
-    all_cases = ev.select("case_id").distinct()
     columns = list(dict.fromkeys([*service.segment_columns, *(b.column for b in service.barriers)]))
     attrs = _case_attributes(events, cases, columns)
     joined = per_case
@@ -250,7 +251,8 @@ def summarise_barriers(
         if b.column in joined.columns
     }
     seg = segment_key(joined, service.segment_specs, segment_bins)
-    n_cases = int(engine.to_pandas(all_cases.count()))
+    if n_cases is None:
+        n_cases = int(engine.to_pandas(ev.select("case_id").distinct().count()))
     out: dict[str, MomentPatterns] = {}
     for k, mid in enumerate(moment_ids):
         ids = [b.id for b in service.barriers if b.moment == mid]

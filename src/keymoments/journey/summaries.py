@@ -173,7 +173,8 @@ def summarise_journeys(
     """
     space = StateSpace.from_service(service)
     n_moments = len(space.moments)
-    mapping = engine.from_arrow(_mapping_table(service, space), prefix="mapping")
+    mapping_rows = _mapping_table(service, space)
+    mapping = engine.from_arrow(mapping_rows, prefix="mapping")
 
     ev = events.select("case_id", "activity", "timestamp", "row")
     mapped = ev.inner_join(mapping, "activity")
@@ -212,7 +213,7 @@ def summarise_journeys(
     # Every case, also those whose events all mark no moment (an empty journey):
     # those are among the cases with an unmapped event, a tenth of the events or
     # so, which is cheaper to scan for than every event's case.
-    marked_activities = sorted(set(_mapping_table(service, space)["activity"].to_pylist()))
+    marked_activities = sorted(set(mapping_rows["activity"].to_pylist()))
     idle = ev.filter(~ev.activity.isin(marked_activities)).select("case_id").distinct()
     journeys = (
         per_case.outer_join(idle, "case_id")
