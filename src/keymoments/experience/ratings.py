@@ -33,7 +33,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 
 from keymoments.data.engine import Engine
-from keymoments.experience.reached import MissingAmongReached
+from keymoments.experience.reached import MissingAmongReached, as_number
 from keymoments.journey.summaries import segment_key
 from keymoments.model import Service
 
@@ -80,15 +80,6 @@ def rated_moments(service: Service) -> list[tuple[str, str]]:
     return [(m.id, m.rating) for m in service.moments if m.rating]
 
 
-def _as_number(col: ibis.Value) -> ibis.Value:
-    kind = col.type()
-    if kind.is_numeric():
-        return col.cast(dt.float64)
-    if kind.is_boolean():
-        return col.cast(dt.int64).cast(dt.float64)
-    return col.cast(dt.string).strip().try_cast(dt.float64)
-
-
 def _answered(col: ibis.Value) -> ibis.Value:
     if col.type().is_string():
         return col.notnull() & (col.strip() != "")
@@ -111,7 +102,7 @@ def summarise_ratings(
     numeric = [o for o in service.outcomes if o.kind == "numeric" and o.column]
     columns = [c for _, c in rated] + [o.column for o in numeric if o.column]
     names = [f"v{i}" for i in range(len(columns))]
-    numbers = {name: _as_number(cases[col]) for name, col in zip(names, columns, strict=True)}
+    numbers = {name: as_number(cases[col]) for name, col in zip(names, columns, strict=True)}
     table = cases.mutate(
         __km_segment=segment_key(cases, service.segment_specs, segment_bins), **numbers
     )

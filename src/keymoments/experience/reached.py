@@ -68,7 +68,15 @@ def reached_by_case(events: ibis.Table, service: Service) -> ibis.Table:
     )
 
 
-def _number(col: ir.Value) -> ir.Value:
+def as_number(col: ir.Value) -> ir.Value:
+    """A column as a float: numbers as they are, true/false as 1/0, text read as a number
+    (NULL where it is not one).
+
+    Example:
+        >>> t = ibis.memtable({"v": ["4", " 5 ", "n/a"]})
+        >>> ibis.duckdb.connect().execute(t.select(x=as_number(t.v))).x.tolist()
+        [4.0, 5.0, nan]
+    """
     kind = col.type()
     if kind.is_numeric():
         return col.cast(dt.float64)
@@ -90,10 +98,10 @@ def missing_among_reached(
         return {}
     joined = cases.left_join(reached, "case_id")
     got = {j: joined[_flag(j)].fill_null(0) == 1 for j in range(len(rated))}
-    rated_ok = {j: _number(joined[m.rating]).notnull() for j, m in enumerate(rated) if m.rating}
+    rated_ok = {j: as_number(joined[m.rating]).notnull() for j, m in enumerate(rated) if m.rating}
     measures: dict[str, ir.Scalar] = {}
     for i, o in enumerate(outcomes):
-        has_y = _number(joined[o.column]).notnull()
+        has_y = as_number(joined[o.column]).notnull()
         measures[f"n{i}"] = has_y.cast(dt.int64).sum()
         whole = ibis.literal(True)
         for j in range(len(rated)):
