@@ -31,6 +31,7 @@ from keymoments.errors import ModelError
 __all__ = [
     "AnalysisSettings",
     "Barrier",
+    "BreakRule",
     "ColumnMap",
     "DataFiles",
     "DriversSettings",
@@ -41,6 +42,7 @@ __all__ = [
     "Segment",
     "Service",
     "load_service",
+    "parse_duration",
 ]
 
 Perspective = Literal["user", "provider"]
@@ -82,11 +84,110 @@ class ColumnMap(_Strict):
     cases_case_id: str | None = None
 
 
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
+_UNIT_SECONDS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration written as a number and a unit: m, h, d or w.
+
+    Example:
+        >>> parse_duration("7d"), parse_duration("18w"), parse_duration("90m")
+        (604800.0, 10886400.0, 5400.0)
+    """
+    found = _DURATION.match(str(text).strip().lower())
+    if not found:
+        raise ValueError(
+            f"duration {text!r} should be a number and a unit: m (minutes), h (hours), "
+            "d (days) or w (weeks), e.g. 7d or 18w"
+        )
+    seconds = float(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"duration {text!r} must be longer than zero")
+    return seconds
+
+
+class BreakRule(_Strict):
+    """A break that is about time: a visit that came too late, or was not answered in time.
+
+    Two forms (durations in m, h, d, w):
+
+    - ``{waited_over: 7d, since: [test_done]}``: the moment's first event after
+      the latest of ``since`` came more than 7 days after it (results given late);
+    - ``{no: [offer_returned], within: 20d}``: none of ``no`` happened within 20
+      days after the moment's event (an offer never returned in time).
+
+    Example:
+        >>> BreakRule.model_validate({"waited_over": "7d", "since": ["test_done"]}).seconds
+        604800.0
+    """
+
+    waited_over: str | None = None
+    since: list[str] | None = None
+    no: list[str] | None = None
+    within: str | None = None
+
+    @field_validator("waited_over", "within")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> BreakRule:
+        late = self.waited_over is not None or self.since is not None
+        unanswered = self.no is not None or self.within is not None
+        if late and unanswered:
+            raise ValueError(
+                "broken_if takes one form: {waited_over: 7d, since: [...]} or "
+                "{no: [...], within: 20d}, not both"
+            )
+        if late and (self.waited_over is None or not self.since):
+            raise ValueError(
+                "broken_if needs both 'waited_over' (a duration such as 7d) and 'since' "
+                "(the activities the wait is counted from)"
+            )
+        if unanswered and (self.within is None or not self.no):
+            raise ValueError(
+                "broken_if needs both 'no' (the activities that should follow) and "
+                "'within' (a duration such as 20d)"
+            )
+        if not (late or unanswered):
+            raise ValueError(
+                "broken_if is empty; write {waited_over: 7d, since: [...]} or "
+                "{no: [...], within: 20d}"
+            )
+        return self
+
+    @property
+    def kind(self) -> Literal["late", "unanswered"]:
+        """``late`` (waited_over/since) or ``unanswered`` (no/within)."""
+        return "late" if self.waited_over is not None else "unanswered"
+
+    @property
+    def seconds(self) -> float:
+        """The rule's duration in seconds."""
+        return parse_duration(self.waited_over or self.within or "")
+
+    @property
+    def activities(self) -> list[str]:
+        """The activities the rule measures from (``since``) or waits for (``no``)."""
+        return list(self.since or self.no or [])
+
+    def describe(self) -> str:
+        """The rule in words, for messages and reports."""
+        if self.kind == "late":
+            return f"over {self.waited_over} since {' or '.join(self.activities)}"
+        return f"no {' or '.join(self.activities)} within {self.within}"
+
+
 class Moment(_Strict):
     """A touchpoint of the service.
 
     A case *reaches* the moment when one of ``reached`` happens and *breaks* it
-    when one of ``broken`` happens (broken activities count as reached too).
+    when one of ``broken`` happens (broken activities count as reached too), or
+    when its ``broken_if`` rule about time says so (:class:`BreakRule`).
     """
 
     id: str
@@ -95,6 +196,7 @@ class Moment(_Strict):
     perspectives: list[Perspective] = Field(default_factory=lambda: list(PERSPECTIVES))
     reached: list[str] = Field(default_factory=list)
     broken: list[str] = Field(default_factory=list)
+    broken_if: BreakRule | None = None
     rating: str | None = None
 
     _id = field_validator("id")(_check_id)
@@ -118,12 +220,17 @@ class Moment(_Strict):
 
     @property
     def breakable(self) -> bool:
-        """Whether the data can show this moment breaking."""
-        return bool(self.broken)
+        """Whether the data can show this moment breaking (an activity or a time rule)."""
+        return bool(self.broken) or self.broken_if is not None
 
 
 class Outcome(_Strict):
-    """What a perspective wants: an activity reached, or a numeric cases column."""
+    """What a perspective wants: an activity reached, or a numeric cases column.
+
+    ``value`` is money per case achieving it (per unit, for a numeric column).
+    With ``value_column`` (a cases column, e.g. the amount of a loan), a case's
+    money is ``value`` (default 1) times its value in that column.
+    """
 
     id: str
     name: str | None = None
@@ -131,6 +238,7 @@ class Outcome(_Strict):
     reached: list[str] | None = None
     column: str | None = None
     value: float | None = None
+    value_column: str | None = None
     weight: float | None = None
 
     _id = field_validator("id")(_check_id)
@@ -142,7 +250,21 @@ class Outcome(_Strict):
                 f"outcome {self.id!r} needs exactly one of 'reached' (a list of activities) "
                 "or 'column' (a numeric column of the cases table)"
             )
+        if self.value_column is not None and self.column:
+            raise ValueError(
+                f"outcome {self.id!r}: 'value_column' prices an outcome reached through "
+                "activities (money = value × the column); a numeric outcome's money is "
+                "'value' per unit of its own column"
+            )
         return self
+
+    @property
+    def money_per_unit(self) -> float | None:
+        """Money per unit of the outcome (per case reaching it, or per unit of the
+        value column); ``None`` when it carries no money."""
+        if self.value is not None:
+            return float(self.value)
+        return 1.0 if self.value_column is not None else None
 
     @property
     def kind(self) -> Literal["binary", "numeric"]:
@@ -256,6 +378,9 @@ class AnalysisSettings(_Strict):
     seed: int = 0
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     key_gearing: float = Field(1.5, gt=0.0)
+    # a key moment's recoverable is at least this share of the outcome's standard
+    # deviation across cases (a trivial moment is not key for being the only one)
+    key_min_effect: float = Field(0.01, ge=0.0)
     # barrier models fitted again within each segment, with a test of whether
     # a barrier's effect differs between segments
     barriers_by_segment: bool = False
@@ -280,6 +405,8 @@ class Service(_Strict):
     columns: ColumnMap = Field(default_factory=ColumnMap)
     volume: float | None = Field(None, ge=0)
     budget: float | None = Field(None, ge=0)
+    # shown with every money figure (GBP, EUR, £...)
+    currency: str | None = None
     moments: list[Moment] = Field(min_length=1)
     outcomes: list[Outcome] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)
@@ -364,8 +491,9 @@ class Service(_Strict):
                     problems.append(
                         (
                             ("interventions", i, "moment"),
-                            f"moment {iv.moment!r} has no 'broken' activities, so an "
-                            "intervention cannot lower its break rate; add 'broken' to the moment",
+                            f"moment {iv.moment!r} has no 'broken' activities (nor a "
+                            "'broken_if' rule), so an intervention cannot lower its break "
+                            "rate; add 'broken' to the moment",
                         )
                     )
         for column, values in self.filters.items():
@@ -401,6 +529,7 @@ class Service(_Strict):
             *self.segment_columns,
             *(m.rating for m in self.moments if m.rating),
             *(o.column for o in self.outcomes if o.column),
+            *(o.value_column for o in self.outcomes if o.value_column),
             *(b.column for b in self.barriers),
         ]
         return list(dict.fromkeys(cols))
@@ -456,6 +585,18 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
 _LineLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_mapping,  # type: ignore[arg-type]
+)
+
+# YAML 1.1 reads yes/no/on/off as booleans: `broken_if: {no: [...]}` would lose its
+# key and an activity called "no" would become False. As in YAML 1.2, only
+# true/false are booleans here (fields that want a boolean still accept yes/no).
+_BOOL = "tag:yaml.org,2002:bool"
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 
 
@@ -578,6 +719,7 @@ def _known_fields(parent: tuple[Any, ...]) -> list[str]:
         "columns": ColumnMap,
         "analysis": AnalysisSettings,
         "drivers": DriversSettings,
+        "broken_if": BreakRule,
     }
     names = [p for p in parent if isinstance(p, str)]
     if names and names[-1] in sections:

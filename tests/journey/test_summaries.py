@@ -45,29 +45,60 @@ START = dt.datetime(2024, 1, 1)
 
 
 def _mapped_rows(activity: str) -> list[tuple[int, int, int]]:
-    """(unit, broken, sub) for each state an activity marks: moments first, then outcomes."""
+    """(unit, broken, place) for each state an activity marks: moments first, then outcomes.
+
+    ``place`` ranks a date-only event: its moment's, also for an outcome it marks.
+    """
     out = []
+    moment = None
     for i, m in enumerate(SERVICE.moments):
         if activity in m.activities:
-            out.append((i, int(activity in m.broken), 0))
+            out.append((i, int(activity in m.broken), i))
+            moment = i
     binary = [o for o in SERVICE.outcomes if o.kind == "binary"]
     for j, o in enumerate(binary):
         if activity in (o.reached or []):
-            out.append((len(SERVICE.moments) + j, 0, 1))
+            unit = len(SERVICE.moments) + j
+            out.append((unit, 0, unit if moment is None else moment))
     return out
 
 
 def reference(events: pd.DataFrame) -> tuple[dict[str, int], pd.DataFrame]:
-    """Signature counts and waits, event by event, straight from the module docstring."""
+    """Signature counts and waits, event by event, straight from the module docstring.
+
+    Events at one instant are ordered by the model (the unit), then by file
+    order; an activity with every timestamp at midnight is date-only, and on a
+    day with timed events of its case it is placed at the latest of those that
+    come before it in (place, file order, unit).
+    """
     n_moments = len(SERVICE.moments)
     sigs: dict[str, int] = defaultdict(int)
     gaps: dict[tuple[int, int], list[float]] = defaultdict(list)
+    stamps = pd.to_datetime(events["timestamp"])
+    mapped = events[events["activity"].map(lambda a: bool(_mapped_rows(a)))]
+    midnight = (stamps == stamps.dt.normalize()).groupby(events["activity"]).all()
+    date_only = {a for a in mapped["activity"].unique() if midnight[a]}
+    placing = bool(date_only) and len(date_only) < mapped["activity"].nunique()
     for _, case in events.groupby("case_id", sort=False):
         rows = []
         for row, (activity, ts) in enumerate(zip(case["activity"], case["timestamp"], strict=True)):
-            for unit, broken, sub in _mapped_rows(activity):
-                rows.append((ts, int(case.index[row]), sub, unit, broken))
+            for unit, broken, place in _mapped_rows(activity):
+                rows.append([ts, int(case.index[row]), unit, broken, place, activity, ts])
+        if placing:
+            for r in rows:
+                if r[5] in date_only:
+                    earlier = [
+                        q[0]
+                        for q in rows
+                        if q[5] not in date_only
+                        and q[0].normalize() == r[0].normalize()
+                        and (q[4], q[1], q[2]) <= (r[4], r[1], r[2])
+                    ]
+                    r[6] = max(earlier) if earlier else r[0]
+        # (at, unit, file position) orders them; at is the time for gaps too
+        rows = [(r[6], r[2], r[1], r[3]) for r in rows]
         rows.sort()
+        rows = [(at, pos, None, unit, broken) for at, unit, pos, broken in rows]
         visits: list[tuple[int, pd.Timestamp, pd.Timestamp | None]] = []  # code, last, next first
         for k, r in enumerate(rows):
             nxt = rows[k + 1] if k + 1 < len(rows) else None

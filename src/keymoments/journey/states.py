@@ -1,9 +1,11 @@
 """The state space of a service's journey chain.
 
 Each moment *i* (model order) gives two transient states, ``moment:ok`` (code
-``2i``) and ``moment:broken`` (``2i + 1``); each binary outcome *j* gives one
-marker state (code ``2M + j``) entered when its activity happens. ``start``
-precedes every journey; ``done`` and ``exit`` absorb it.
+``2i``) and ``moment:broken`` (``2i + 1``); each binary outcome gives a marker
+state (code ``2M + j``) entered when its activity happens. Outcomes reached by
+the same activities share one marker (they mean the same event, so they get
+the same figures), named after the first of them. ``start`` precedes every
+journey; ``done`` and ``exit`` absorb it.
 
 Example:
     >>> from keymoments import load_service
@@ -15,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from keymoments.model import Service
 
@@ -27,15 +29,37 @@ class StateSpace:
     """Names and codes of the chain's states for one service."""
 
     moments: tuple[str, ...]
+    # one name per marker state: the first binary outcome reached by its activities
     binary_outcomes: tuple[str, ...]
+    # every binary outcome id with the index of its marker (outcomes on one activity set share)
+    outcome_markers: tuple[tuple[str, int], ...] = field(default=())
 
     @classmethod
     def from_service(cls, service: Service) -> StateSpace:
         """The state space of a service model."""
+        markers: dict[frozenset[str], int] = {}
+        names: list[str] = []
+        owner: list[tuple[str, int]] = []
+        for o in service.outcomes:
+            if o.kind != "binary":
+                continue
+            key = frozenset(o.reached or [])
+            if key not in markers:
+                markers[key] = len(names)
+                names.append(o.id)
+            owner.append((o.id, markers[key]))
         return cls(
             moments=tuple(m.id for m in service.moments),
-            binary_outcomes=tuple(o.id for o in service.outcomes if o.kind == "binary"),
+            binary_outcomes=tuple(names),
+            outcome_markers=tuple(owner),
         )
+
+    def marker_of(self, outcome_id: str) -> int:
+        """Index of the marker state a binary outcome is measured on."""
+        for oid, j in self.outcome_markers:
+            if oid == outcome_id:
+                return j
+        return self.binary_outcomes.index(outcome_id)
 
     @property
     def n_transient(self) -> int:
