@@ -11,6 +11,7 @@ import pytest
 
 import keymoments
 from keymoments import DataError
+from keymoments.errors import DataWarning
 from keymoments.model import Service
 
 SERVICE = Service.model_validate(
@@ -115,7 +116,7 @@ def test_non_numbers_in_a_numeric_outcome_are_counted(journeys) -> None:
     events, cases = journeys
     cases = cases.assign(score=["n/a"] * 10 + [str(v) for v in cases["score"][10:]])
     _, messages = _analyse(events=events, cases=cases, bootstrap=5)
-    assert "outcome 'score': 10 values are not numbers" in messages
+    assert "outcome 'score': 10 values are not finite numbers" in messages
 
 
 def test_no_usable_events_is_an_error(journeys) -> None:
@@ -199,7 +200,8 @@ def test_an_outcome_marked_by_a_moments_own_activity() -> None:
         rows.append((str(i), "offer_refused" if refused else "offer_ok", "2024-01-01"))
         if not refused or i % 8 == 0:
             rows.append((str(i), "handed_over", "2024-01-02"))
-    result = keymoments.analyse(service, events=_events(rows), bootstrap=20)
+    with pytest.warns(DataWarning, match="dates only"):
+        result = keymoments.analyse(service, events=_events(rows), bootstrap=20)
     sold = sum(1 for i in range(200) if i % 4 != 0 or i % 8 == 0) / 200
     assert result.outcome_means[0] == pytest.approx(sold)
     assert result.moment("handover").reach == pytest.approx(sold)

@@ -20,7 +20,7 @@ from keymoments.errors import (
     NotFittedError,
     StatisticsWarning,
 )
-from keymoments.model import Service, load_service
+from keymoments.model import Service, load_service, parse_service
 from keymoments.portfolio import Portfolio, WhatIf, optimise, what_if
 from keymoments.result import AnalysisResult, MomentResult
 
@@ -45,6 +45,7 @@ __all__ = [
     "examples",
     "load_service",
     "optimise",
+    "parse_service",
     "portfolio",
     "what_if",
 ]

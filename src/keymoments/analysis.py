@@ -36,7 +36,13 @@ from keymoments.alignment import quadrant
 from keymoments.data.activity_names import near_misses
 from keymoments.data.engine import Engine, connect
 from keymoments.data.readers import CaseTable, EventLog, ReadReport, read_cases, read_events
-from keymoments.errors import DataError, DataWarning, ModelError, StatisticsWarning
+from keymoments.errors import (
+    DataError,
+    DataWarning,
+    KeymomentsWarning,
+    ModelError,
+    StatisticsWarning,
+)
 from keymoments.experience.barrier_results import estimate_barriers
 from keymoments.experience.barrier_summaries import summarise_barriers
 from keymoments.experience.ratings import rated_moments
@@ -239,6 +245,7 @@ def analyse(
             progress=lambda done, total: notify("bootstrap", done, total),
         )
         _warn_about_estimates(service, impacts)
+        _warn_about_model_means(service, data, impacts)
         barrier_data = summarise_barriers(
             events_table,
             service,
@@ -278,7 +285,11 @@ def analyse(
         result._journey = data
         if service.interventions and plan:
             _plan(result, notify)
-        result.warnings = [str(w.message) for w in caught] + result.warnings
+        # the result says what keymoments has to say; other libraries' warnings
+        # (deprecations) are passed on below but are not findings
+        result.warnings = [
+            str(w.message) for w in caught if issubclass(w.category, KeymomentsWarning)
+        ] + result.warnings
         kept = [(w.message, w.category) for w in caught]
         result._set_aside = [r for r in reports if r.set_aside_rows is not None and r.n_set_aside]
         result._engine = eng
@@ -395,20 +406,29 @@ def _warn_about_data(service: Service, summary: Any, data: JourneyData) -> None:
             )
     for message in near_misses(service, summary.unmapped):
         warnings.warn(message, DataWarning, stacklevel=3)
-    for j, o in enumerate(space.binary_outcomes):
-        if not seen[space.outcome(j)]:
+    for o in service.outcomes:
+        if o.kind == "binary" and not seen[space.outcome(space.marker_of(o.id))]:
             warnings.warn(
-                f"outcome {o!r}: its activities never appear in the events; its mean is 0",
+                f"outcome {o.id!r}: its activities never appear in the events; its mean is 0",
                 DataWarning,
                 stacklevel=3,
             )
-    for oid, n in summary.outcome_values_ignored.items():
-        if n:
-            warnings.warn(
-                f"outcome {oid!r}: {n} values are not numbers and were left out of its mean",
-                DataWarning,
-                stacklevel=3,
+    for key, n in summary.outcome_values_ignored.items():
+        if not n:
+            continue
+        if key.startswith("money:"):
+            o = service.outcome(key.removeprefix("money:"))
+            message = (
+                f"outcome {o.id!r}: {n:,} values of its value column {o.value_column!r} are "
+                "not finite numbers (text, NaN or infinity); those cases count as no money"
             )
+        else:
+            message = (
+                f"outcome {key!r}: {n:,} values are not finite numbers (text, NaN or "
+                "infinity) and were left out of its mean"
+            )
+        warnings.warn(message, DataWarning, stacklevel=3)
+    _warn_about_order(summary)
     for column, cuts in summary.segment_bins.items():
         warnings.warn(
             f"segment {column!r} is a number with more than {MAX_SEGMENT_VALUES} values; "
@@ -430,13 +450,96 @@ def _warn_about_data(service: Service, summary: Any, data: JourneyData) -> None:
                 )
 
 
+def _warn_about_order(summary: Any) -> None:
+    """Say where the model, not time, ordered events, and what the time rules could not judge."""
+    order = summary.order
+    if order.tied_transitions:
+        warnings.warn(
+            f"{order.tied_transitions:,} moves between moments in {order.tied_cases:,} cases "
+            "had both events at the same instant; they were ordered by the service model "
+            "(moments in its order, outcomes after them), then by file order",
+            DataWarning,
+            stacklevel=3,
+        )
+    if order.date_only:
+        placed = (
+            f"; {order.placed_events:,} of their {order.date_only_events:,} events share a "
+            "date with timed events of their case and were placed after the moments before "
+            "them in the model"
+            if order.placed_events
+            else ""
+        )
+        warnings.warn(
+            f"activities with dates only (every timestamp at midnight): "
+            f"{', '.join(order.date_only)}{placed}",
+            DataWarning,
+            stacklevel=3,
+        )
+    for rule in summary.time_breaks:
+        if rule.not_yet_due:
+            warnings.warn(
+                f"moment {rule.moment!r} ({rule.rule}): {rule.not_yet_due:,} events were still "
+                "waiting when the log ends, so they are not counted as broken",
+                DataWarning,
+                stacklevel=3,
+            )
+        if rule.unjudged:
+            warnings.warn(
+                f"moment {rule.moment!r} ({rule.rule}): {rule.unjudged:,} events had no earlier "
+                "event to count the wait from, so they are not counted as broken",
+                DataWarning,
+                stacklevel=3,
+            )
+
+
+# The model's mean may differ from the observed one by this much (in the outcome's
+# unit for a binary outcome, in standard deviations for a numeric one) before it warns.
+MODEL_MEAN_TOLERANCE = 0.005
+
+
+def _warn_about_model_means(service: Service, data: JourneyData, impacts: Impacts) -> None:
+    """Warn when the fitted journey model does not reproduce an outcome's observed mean.
+
+    The tolerance is the larger of :data:`MODEL_MEAN_TOLERANCE` and the half-width of
+    the observed mean's own 95% interval.
+    """
+    observed = _outcome_means(service, data)
+    total = float(data.n.sum())
+    for k, o in enumerate(service.outcomes):
+        mean = observed[k]
+        model = float(impacts.point.outcome_mean[k])
+        if mean is None or not np.isfinite(model):
+            continue
+        if o.kind == "binary":
+            spread, n = float(np.sqrt(max(mean * (1 - mean), 0.0))), total
+            tolerance = MODEL_MEAN_TOLERANCE
+        else:
+            n = float(data.n_y[o.id].sum())
+            s2 = float(data.sum_y2[o.id].sum())
+            spread = float(np.sqrt(max(s2 / n - mean**2, 0.0))) if n > 0 else 0.0
+            tolerance = MODEL_MEAN_TOLERANCE * spread
+        half = 1.959964 * spread / np.sqrt(n) if n > 0 else 0.0
+        if abs(model - mean) > max(tolerance, half):
+            warnings.warn(
+                f"outcome {o.id!r}: the journey model gives a mean of {model:.4g} where "
+                f"{mean:.4g} was observed; its figures rest on a model that does not "
+                "reproduce the data"
+                + (
+                    " (cases without a value for the outcome walk the journeys too)"
+                    if o.kind != "binary" and data.n_y[o.id].sum() < total
+                    else ""
+                ),
+                StatisticsWarning,
+                stacklevel=3,
+            )
+
+
 def _outcome_means(service: Service, data: JourneyData) -> list[float | None]:
     total = data.n.sum()
     means: list[float | None] = []
     for o in service.outcomes:
         if o.kind == "binary":
-            j = data.space.binary_outcomes.index(o.id)
-            s = data.space.outcome(j)
+            s = data.space.outcome(data.space.marker_of(o.id))
             col = np.asarray((data.visits[:, s] > 0).todense()).ravel()
             means.append(float((data.n * col).sum() / total) if total else None)
         else:
@@ -459,6 +562,7 @@ def _assemble(
         q = position.get(i)
         impact: dict[str, dict[str, Any]] = {}
         key = {"user": False, "provider": False}
+        measures: dict[str, list[Any]] = {}
         user = provider = None
         if q is not None and not (impacts.point.ok_unseen[q] or impacts.point.trapped[q]):
             for k, o in enumerate(service.outcomes):
@@ -482,6 +586,7 @@ def _assemble(
                 }
             user = impacts.perspective["user"][q]
             provider = impacts.perspective["provider"][q]
+            measures = {p: list(impacts.measures[p][q]) for p in ("user", "provider")}
             key = {"user": bool(user and user.key), "provider": bool(provider and provider.key)}
         moments.append(
             MomentResult(
@@ -502,6 +607,7 @@ def _assemble(
                 impact=impact,
                 key=key,
                 deciding={"user": user, "provider": provider},
+                measures=measures,
                 quadrant=quadrant(
                     key_user=key["user"],
                     key_provider=key["provider"],
@@ -510,8 +616,9 @@ def _assemble(
                 ),
             )
         )
+    waits = _with_cases(summary.waits, data)
     breaks = {
-        m.id: after_break(summary.waits, summary.space, i)
+        m.id: after_break(waits, summary.space, i)
         for i, m in enumerate(service.moments)
         if m.breakable
     }
@@ -521,9 +628,13 @@ def _assemble(
         n_events=summary.n_events,
         n_events_mapped=summary.n_events_mapped,
         outcome_means=_outcome_means(service, data),
+        model_means=[float(v) for v in impacts.point.outcome_mean],
+        model_mean_ci=[(float(lo), float(hi)) for lo, hi in impacts.model_mean_ci.T],
+        order=summary.order,
+        time_breaks=list(summary.time_breaks),
         moments=moments,
         after_break=breaks,
-        waits=summary.waits,
+        waits=waits,
         variants=data.variants(),
         unmapped=summary.unmapped,
         reports=reports,
@@ -532,6 +643,14 @@ def _assemble(
         space=summary.space,
         cases_without_events=summary.cases_without_events,
     )
+
+
+def _with_cases(waits: pd.DataFrame, data: JourneyData) -> pd.DataFrame:
+    """The waits with ``cases``: distinct cases making each move (``n`` counts moves)."""
+    cases = data.pair_cases()
+    out = waits.merge(cases, on=["from_code", "to_code"], how="left")
+    out["cases"] = out["cases"].fillna(0).astype(int)
+    return out
 
 
 def _attach_experience(result: AnalysisResult, experience: Experience | None) -> None:
@@ -666,7 +785,9 @@ def _analyse_survey(
             survey_only=True,
         )
         _attach_experience(result, experience)
-        result.warnings = [str(c.message) for c in caught]
+        result.warnings = [
+            str(c.message) for c in caught if issubclass(c.category, KeymomentsWarning)
+        ]
         kept = [(c.message, c.category) for c in caught]
         result._set_aside = [
             r for r in result.reports if r.set_aside_rows is not None and r.n_set_aside

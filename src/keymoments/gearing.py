@@ -8,12 +8,21 @@ moment and 3 a moment worth three average ones. **Marginal** is the gain per
 percentage point fewer breaks; marginal gearing compares it the same way.
 
 Key rule (documented in ``docs/concepts.md``): a moment is *key for an
-outcome* when its gearing is at least ``key_gearing`` (1.5 by default) and the
-interval of its recoverable lies wholly above zero. A perspective's outcomes
-that carry a money ``value`` are first added up into one money recoverable per
-moment, which is judged the same way; a moment is *key for a perspective* when
-it is key for that money total or for any of the perspective's outcomes
-without a value, and the moment declares that perspective.
+outcome* when
+
+- its gearing is at least ``key_gearing`` (1.5 by default); with fewer than
+  three breakable moments gearing cannot single one out (one moment always has
+  gearing 1, two at most 2), so there it needs to be at least 1, the average;
+- the interval of its recoverable lies wholly above zero; and
+- its recoverable is material: at least ``key_min_effect`` (1% by default) of
+  the outcome's standard deviation across cases, so that a trivial moment is
+  not key merely for being the only one.
+
+A perspective's outcomes that carry a money ``value`` are first added up into
+one money recoverable per moment, which is judged the same way; a moment is
+*key for a perspective* when it is key for that money total or for any of the
+perspective's outcomes without a value, and the moment declares that
+perspective.
 
 Intervals come from a bootstrap over cases: the journey signatures are
 resampled multinomially with their observed counts (never the raw events), and
@@ -24,7 +33,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -96,7 +105,8 @@ def bootstrap(
         }
         weights = np.stack([k for k, _, _ in block])
         each = [{o: sums[o][i] for o in data.numeric} for i in range(len(block))]
-        draws += evaluate_many(data, service, weights, sums=each)
+        money = {key: np.stack([ys[key] for _, ys, _ in block]) for key in data.value_sums}
+        draws += evaluate_many(data, service, weights, sums=each, money=money)
         if progress is not None:
             progress(len(draws), n_boot)
     return draws
@@ -125,7 +135,9 @@ def resampled_counts(
 
     Cases are drawn multinomially over the journey signatures; a numeric outcome's
     sum moves with its count plus normal noise of the within-signature variance, so
-    a resample needs no per-case values.
+    a resample needs no per-case values. A value column's sum (money per case,
+    ``money:OUTCOME``) moves with the count alone: it weighs the cases, and a
+    weight is never negative.
     """
     rng = np.random.default_rng(seed)
     total = round(float(data.n.sum()))
@@ -139,6 +151,8 @@ def resampled_counts(
         for o in data.numeric:
             noise = rng.normal(0.0, 1.0, len(k)) * np.sqrt(y_counts[o] * variances[o])
             y_sums[o] = data.sum_y[o] * ratio + noise
+        for key in data.value_sums:
+            y_sums[key] = data.sum_y[key] * ratio
         yield k, y_sums, y_counts
 
 
@@ -175,6 +189,11 @@ class Impacts:
     perspective: dict[Perspective, list[PerspectiveImpact | None]]
     confidence: float
     n_boot: int
+    model_mean_ci: Array = field(default_factory=lambda: np.zeros((2, 0)))  # (2, O)
+    draws: list[Evaluation] = field(default_factory=list, repr=False)
+    # every measure judged per perspective and breakable moment (money first), not only
+    # the deciding one: what the report needs to give each key moment its money
+    measures: dict[Perspective, list[list[PerspectiveImpact]]] = field(default_factory=dict)
 
     def key(self, moment_position: int, perspective: Perspective) -> bool:
         """Whether the breakable moment at this position is key for a perspective."""
@@ -215,6 +234,7 @@ def estimate_impacts(
         return np.stack([getattr(d, attr) for d in draws])
 
     rec_draws = stack("recoverable")
+    money_draws = stack("money_recoverable")
     gear_point = gearing_of(point.recoverable)
     gear_draws = gearing_of(rec_draws) if len(draws) else rec_draws
     marg_draws = stack("marginal")
@@ -232,48 +252,97 @@ def estimate_impacts(
         perspective={},
         confidence=confidence,
         n_boot=len(draws),
+        model_mean_ci=_interval(stack("outcome_mean"), point.outcome_mean, confidence),
+        draws=draws,
     )
+    scale = outcome_scale(data, service, point)
     for p in PERSPECTIVES:
-        impacts.perspective[p] = _perspective_impacts(
-            service, p, breakable, point.recoverable, rec_draws, confidence
+        impacts.perspective[p], impacts.measures[p] = _perspective_impacts(
+            service, p, breakable, point, rec_draws, money_draws, scale, confidence
         )
     return impacts
+
+
+def outcome_scale(data: JourneyData, service: Service, point: Evaluation) -> Array:
+    """Each outcome's standard deviation across cases, as observed (O,).
+
+    A binary outcome's is sqrt(p(1 − p)); a numeric one's from its sums. For an
+    outcome priced by a value column it is the spread of the money it brings,
+    taken as the binary spread times the mean amount among those reaching it.
+    """
+    total = float(data.n.sum())
+    out = np.zeros(len(service.outcomes))
+    for k, o in enumerate(service.outcomes):
+        if o.kind == "binary":
+            hit = np.asarray(
+                (data.visits[:, data.space.outcome(data.space.marker_of(o.id))] > 0).todense()
+            ).ravel()
+            p = float((data.n * hit).sum() / total) if total else 0.0
+            out[k] = np.sqrt(max(p * (1 - p), 0.0))
+        else:
+            n, s1, s2 = data.n_y[o.id].sum(), data.sum_y[o.id].sum(), data.sum_y2[o.id].sum()
+            out[k] = float(np.sqrt(max(s2 / n - (s1 / n) ** 2, 0.0))) if n > 0 else 0.0
+    return out
+
+
+def _money_scale_of(service: Service, point: Evaluation, scale: Array, keys: list[int]) -> float:
+    """The spread of money per case over the given outcomes (a sum of their spreads)."""
+    out = 0.0
+    for k in keys:
+        o = service.outcomes[k]
+        per_unit = abs(float(o.money_per_unit or 0.0))
+        spread = scale[k]
+        if o.value_column and point.outcome_mean[k] > 0:
+            # the column's mean amount among those reaching the outcome
+            spread *= float(point.money[k] / point.outcome_mean[k])
+        out += per_unit * spread
+    return out
 
 
 def _perspective_impacts(
     service: Service,
     perspective: Perspective,
     breakable: list[int],
-    rec: Array,
+    point_eval: Evaluation,
     rec_draws: Array,
+    money_draws: Array,
+    scale: Array,
     confidence: float,
-) -> list[PerspectiveImpact | None]:
-    """Per breakable moment: the measure that decides key-ness for this perspective."""
-    threshold = service.analysis.key_gearing
+) -> tuple[list[PerspectiveImpact | None], list[list[PerspectiveImpact]]]:
+    """Per breakable moment: the measure that decides key-ness for this perspective,
+    and every measure judged (money first, then each outcome without a value)."""
+    settings = service.analysis
+    # with fewer than three breakable moments no gearing can stand out (see module doc)
+    threshold = settings.key_gearing if len(breakable) > 2 else min(settings.key_gearing, 1.0)
     outcomes = [(k, o) for k, o in enumerate(service.outcomes) if o.perspective == perspective]
-    valued = [(k, o) for k, o in outcomes if o.value is not None]
-    unvalued = [(k, o) for k, o in outcomes if o.value is None]
-    measures: list[tuple[str, Array, Array]] = []
+    valued = [(k, o) for k, o in outcomes if o.money_per_unit is not None]
+    unvalued = [(k, o) for k, o in outcomes if o.money_per_unit is None]
+    rec = point_eval.recoverable
+    measures: list[tuple[str, Array, Array, float]] = []
     if valued:
         weights = np.zeros(rec.shape[-1])
         for k, o in valued:
-            weights[k] = float(o.value or 0.0)
-        measures.append(("money", rec @ weights, rec_draws @ weights))
+            weights[k] = float(o.money_per_unit or 0.0)
+        money = point_eval.money_recoverable @ weights
+        spread = _money_scale_of(service, point_eval, scale, [k for k, _ in valued])
+        measures.append(("money", money, money_draws @ weights, spread))
     for k, o in unvalued:
-        measures.append((o.id, rec[:, k], rec_draws[..., k]))
+        measures.append((o.id, rec[:, k], rec_draws[..., k], float(scale[k])))
     if not measures:
-        return [None] * len(breakable)
+        return [None] * len(breakable), [[] for _ in breakable]
 
     judged: list[list[PerspectiveImpact]] = []
-    for name, point, draws in measures:
+    for name, point, draws, spread in measures:
         gear = gearing_of(point[:, None])[:, 0]
         gear_draws = gearing_of(draws[..., None])[..., 0] if draws.shape[0] else draws
         ci = _interval(draws, point, confidence)
         gci = _interval(gear_draws, gear, confidence)
+        floor = settings.key_min_effect * spread
         row = []
         for q in range(len(breakable)):
             lo, hi = float(ci[0, q]), float(ci[1, q])
             significant = bool(lo > 0 or hi < 0) if draws.shape[0] else bool(point[q] != 0)
+            material = bool(abs(point[q]) >= floor) if spread > 0 else bool(point[q] != 0)
             row.append(
                 PerspectiveImpact(
                     measure=name,
@@ -282,19 +351,22 @@ def _perspective_impacts(
                     gearing=float(gear[q]),
                     gearing_ci=(float(gci[0, q]), float(gci[1, q])),
                     significant=significant,
-                    key=bool(gear[q] >= threshold and lo > 0),
+                    key=bool(gear[q] >= threshold and lo > 0 and material),
                 )
             )
         judged.append(row)
 
     out: list[PerspectiveImpact | None] = []
+    every: list[list[PerspectiveImpact]] = []
     for q, i in enumerate(breakable):
         candidates = [row[q] for row in judged]
         if perspective not in service.moments[i].perspectives:
             out.append(None)
+            every.append([])
             continue
         keyed = [c for c in candidates if c.key]
         # the deciding measure: a key one if any, else the largest effect
         best = max(keyed or candidates, key=lambda c: abs(c.gearing))
         out.append(best)
-    return out
+        every.append(candidates)
+    return out, every

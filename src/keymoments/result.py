@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from keymoments.experience.drivers import Drivers
     from keymoments.experience.emotion import Emotion
     from keymoments.journey.fit import JourneyData
+    from keymoments.journey.summaries import OrderNotes, TimeBreaks
 
 __all__ = ["AnalysisResult", "MomentResult", "json_safe"]
 
@@ -71,6 +72,15 @@ class MomentResult:
     key: dict[str, bool]
     quadrant: str
     deciding: dict[str, PerspectiveImpact | None] = field(default_factory=dict)
+    # every measure judged per perspective (money first, then outcomes without a value)
+    measures: dict[str, list[PerspectiveImpact]] = field(default_factory=dict)
+
+    def money(self, perspective: str) -> PerspectiveImpact | None:
+        """The money this moment is worth to a perspective, when its outcomes carry a value."""
+        for m in self.measures.get(perspective, []):
+            if m.measure == "money":
+                return m
+        return None
 
     def to_dict(self, volume: float | None = None) -> dict[str, Any]:
         """The moment as in the JSON result (``volume``: cases a year, for money a year)."""
@@ -122,6 +132,12 @@ class AnalysisResult:
     space: StateSpace
     cases_without_events: int = 0
     n_events_filtered: int = 0
+    # the journey model's mean of each outcome before any fix, with its interval
+    model_means: list[float | None] = field(default_factory=list)
+    model_mean_ci: list[tuple[float, float]] = field(default_factory=list)
+    # where the model, not time, ordered events; what the time rules judged
+    order: OrderNotes | None = None
+    time_breaks: list[TimeBreaks] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     barriers: BarrierResults | None = None
     # the best plan under the budget (keymoments.portfolio), when the model has interventions
@@ -186,21 +202,47 @@ class AnalysisResult:
             },
             "cases_without_events": self.cases_without_events,
             "n_events_filtered_out": self.n_events_filtered,
+            "order": {
+                "tied_transitions": self.order.tied_transitions,
+                "tied_cases": self.order.tied_cases,
+                "date_only_activities": list(self.order.date_only),
+                "date_only_events": self.order.date_only_events,
+                "date_only_placed": self.order.placed_events,
+            }
+            if self.order is not None
+            else {},
+            "time_breaks": [
+                {
+                    "moment": t.moment,
+                    "rule": t.rule,
+                    "events": t.events,
+                    "cases": t.cases,
+                    "not_yet_due": t.not_yet_due,
+                    "unjudged": t.unjudged,
+                }
+                for t in self.time_breaks
+            ],
         }
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON result: DESIGN.md's contract plus extra fields (all JSON-safe)."""
-        outcomes = [
-            {
-                "id": o.id,
-                "name": o.label,
-                "perspective": o.perspective,
-                "kind": o.kind,
-                "mean": mean,
-                "value": o.value,
-            }
-            for o, mean in zip(self.service.outcomes, self.outcome_means, strict=True)
-        ]
+        outcomes = []
+        for k, (o, mean) in enumerate(zip(self.service.outcomes, self.outcome_means, strict=True)):
+            model = self.model_means[k] if k < len(self.model_means) else None
+            ci = self.model_mean_ci[k] if k < len(self.model_mean_ci) else None
+            outcomes.append(
+                {
+                    "id": o.id,
+                    "name": o.label,
+                    "perspective": o.perspective,
+                    "kind": o.kind,
+                    "mean": mean,
+                    "model_mean": model,
+                    "model_mean_ci": list(ci) if ci is not None else None,
+                    "value": o.value,
+                    "value_column": o.value_column,
+                }
+            )
         doc = {
             "service": self.service.name,
             "n_cases": self.n_cases,
@@ -220,7 +262,8 @@ class AnalysisResult:
                 {
                     "from": self.space.label(int(r.from_code)),
                     "to": self.space.label(None if int(r.to_code) < 0 else int(r.to_code)),
-                    "cases": int(r.n),
+                    "cases": int(getattr(r, "cases", r.n)),
+                    "transitions": int(r.n),
                     "median_hours": None if pd.isna(r.median_s) else float(r.median_s) / 3600,
                     "p90_hours": None if pd.isna(r.p90_s) else float(r.p90_s) / 3600,
                 }

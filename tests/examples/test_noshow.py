@@ -70,3 +70,81 @@ def test_an_earlier_no_show_is_the_clearest_barrier(noshow) -> None:
     assert drivers[0] == "missed_before"
     handicap = result.barriers.estimate("handicap")
     assert handicap.reading == "scale 0 to 3, held when >= 1"
+
+
+# -- the raw export, as a new user would give it ----------------------------------
+
+ONE_OUTCOME = """
+version: 1
+name: no-shows, raw
+moments:
+  - {id: booking, reached: [scheduled]}
+  - {id: appointment, reached: [attended, missed], broken: [missed]}
+outcomes:
+  - {id: seen, perspective: user, reached: [attended]}
+"""
+# "attended" means "seen" for the patient and "slot used" for the clinic
+TWO_OUTCOMES = ONE_OUTCOME + "  - {id: slot_used, perspective: provider, reached: [attended]}\n"
+
+
+@pytest.fixture(scope="module")
+def raw_events() -> pd.DataFrame:
+    """One case per appointment: booked at ScheduledDay (a time), attended or missed
+    on AppointmentDay (a date only, midnight), as the export has them; shuffled."""
+    raw = pd.read_csv(SAMPLE)
+    case = raw["AppointmentID"].astype(str)
+    missed = raw["No-show"].str.strip().str.lower() == "yes"
+    events = pd.concat(
+        [
+            pd.DataFrame({"case_id": case, "activity": "scheduled", "ts": raw["ScheduledDay"]}),
+            pd.DataFrame(
+                {
+                    "case_id": case,
+                    "activity": missed.map({True: "missed", False: "attended"}),
+                    "ts": raw["AppointmentDay"],
+                }
+            ),
+        ]
+    ).rename(columns={"ts": "timestamp"})
+    return events.sample(frac=1.0, random_state=3).reset_index(drop=True)
+
+
+def _raw_result(events: pd.DataFrame, model: str) -> keymoments.AnalysisResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", keymoments.DataWarning)  # the dates, checked below
+        return keymoments.analyse(keymoments.parse_service(model), events=events, bootstrap=30)
+
+
+def test_raw_dates_put_same_day_bookings_before_their_appointment(raw_events) -> None:
+    result = _raw_result(raw_events, TWO_OUTCOMES)
+    raw = pd.read_csv(SAMPLE)
+    booked = pd.to_datetime(raw["ScheduledDay"]).dt.tz_localize(None)
+    day = pd.to_datetime(raw["AppointmentDay"]).dt.tz_localize(None)
+    same_day = int((booked.dt.normalize() == day).sum())
+    after = int((day < booked.dt.normalize()).sum())  # the export's own errors
+    order = result.to_dict()["data"]["order"]
+    assert order["date_only_activities"] == ["attended", "missed"]
+    assert order["date_only_placed"] == same_day > 0.3 * len(raw)
+    # every appointment follows its booking, but for the few booked after the day
+    variants = {" > ".join(v["path"]): v["cases"] for v in result.to_dict()["variants"]}
+    booked_first = sum(n for path, n in variants.items() if path.startswith("booking"))
+    assert booked_first == len(raw) - after
+    # the missed appointment is key, and the model gives the observed attendance
+    assert result.key_moments("user") == ["appointment"]
+    assert result.key_moments("provider") == ["appointment"]
+    attended = float((raw["No-show"] == "No").mean())
+    assert result.outcome_means == pytest.approx([attended, attended])
+    assert result.model_means == pytest.approx([attended, attended], abs=1e-12)
+
+
+def test_two_outcomes_on_one_activity_as_one_and_the_same_every_run(raw_events) -> None:
+    one = _raw_result(raw_events, ONE_OUTCOME).moment("appointment").impact["seen"]
+    runs = [_raw_result(raw_events, TWO_OUTCOMES) for _ in range(3)]
+    for result in runs:
+        impact = result.moment("appointment").impact
+        assert impact["seen"] == impact["slot_used"] == one
+    docs = [r.to_dict() for r in runs]
+    assert docs[0] == docs[1] == docs[2]
+    # fixing the no-show brings every booked appointment in (nobody rebooks here)
+    raw = pd.read_csv(SAMPLE)
+    assert one["recoverable"] == pytest.approx(float((raw["No-show"] == "Yes").mean()), abs=1e-3)

@@ -90,7 +90,7 @@ def generate(n: int, seed: int, plant: Plant | None = None) -> tuple[pd.DataFram
     reach = rng.random(n) < np.where(old, REACH["old"], REACH["young"]) * np.where(a, REACH_IF_A, 1)
     missed = rng.random(n) < expit(logit)
     ids = np.array([f"P{i:06d}" for i in range(n)], dtype=object)
-    t0 = pd.Timestamp("2024-01-01")
+    t0 = pd.Timestamp("2024-01-01T09:30")  # a time of day: the dates are not the point here
     events = [pd.DataFrame({"case_id": ids, "activity": "booked", "timestamp": t0})]
     visit = np.where(missed, "missed", "attended")[reach]
     events.append(

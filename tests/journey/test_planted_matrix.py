@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import keymoments
+from keymoments.errors import DataWarning
 from keymoments.model import Service
 
 MOMENTS = ["referral", "triage", "scan", "consult"]
@@ -155,7 +156,11 @@ def truth() -> dict[str, dict[str, float]]:
 @pytest.fixture(scope="module")
 def result() -> keymoments.AnalysisResult:
     cases, events = _simulate(30_000, seed=2, events=True)
-    return keymoments.analyse(SERVICE, events=events, cases=cases[["case_id", "urgency", "cost"]])
+    # the log has dates only, which the analysis says (each case's days are distinct)
+    with pytest.warns(DataWarning, match="dates only"):
+        return keymoments.analyse(
+            SERVICE, events=events, cases=cases[["case_id", "urgency", "cost"]]
+        )
 
 
 def test_recoverable_matches_the_simulated_fix(result, truth) -> None:
@@ -194,6 +199,8 @@ def test_money_adds_values_and_keys_follow(result, truth) -> None:
 
 
 def test_date_only_timestamps_and_file_order(result) -> None:
-    # every journey's states are in file order within a day: reach is exact
+    # every journey's states are on distinct days: reach is exact, nothing tied
     assert result.moment("referral").reach == pytest.approx(1.0)
     assert result.n_cases == 30_000
+    assert result.order is not None and result.order.tied_transitions == 0
+    assert len(result.order.date_only) == 10 and result.order.placed_events == 0

@@ -6,20 +6,20 @@ import numpy as np
 import pytest
 
 from keymoments.examples import load_example
-from keymoments.journey.fit import (
-    _fix,
-    _release_traps,
-    _variant_visits,
-    _visits_and_returns,
+from keymoments.journey.kernel import (
+    fix_moment,
+    release_traps,
+    variant_visits,
+    visits_and_returns,
 )
 from keymoments.journey.states import StateSpace
 
 
 def _one_by_one(probs, space, fixes, n_states, states):
     """The plain way: build every variant, release its traps, solve it."""
-    stacked = np.stack([probs] + [_fix(probs, space, i, s) for i, s in fixes], axis=1)
-    released, stuck = _release_traps(stacked, n_states)
-    visits, diag = _visits_and_returns(released, n_states, states)
+    stacked = np.stack([probs] + [fix_moment(probs, space, i, s) for i, s in fixes], axis=1)
+    released, stuck = release_traps(stacked, n_states)
+    visits, diag = visits_and_returns(released, n_states, states)
     return visits, diag, stuck
 
 
@@ -43,7 +43,7 @@ def test_rank_one_variants_equal_direct_solves(seed: int) -> None:
     states = [space.broken(i) for i in breakable] + [space.ok(breakable[0])]
     probs = _random_chains(space, draws=4, segments=2, seed=seed)
     n = space.n_transient
-    got = _variant_visits(probs, space, fixes, n, states)
+    got = variant_visits(probs, space, fixes, n, states)
     want = _one_by_one(probs, space, fixes, n, states)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=1e-12)
@@ -64,7 +64,7 @@ def test_a_fix_that_traps_journeys_is_found_and_released() -> None:
     probs[1, 0, 0, ok] = 1.0  # every journey starts there, so the trap is reached
     n = space.n_transient
     fixes = [(moment, 1.0), (moment, 1e-6)]
-    got = _variant_visits(probs, space, fixes, n, [broken, ok])
+    got = variant_visits(probs, space, fixes, n, [broken, ok])
     want = _one_by_one(probs, space, fixes, n, [broken, ok])
     assert want[2][1, 1, 0]  # the plain way flags it stuck
     np.testing.assert_array_equal(got[2], want[2])

@@ -174,9 +174,11 @@ def test_a_plan_that_traps_journeys_is_not_a_plan() -> None:
     # a positive effect so large it sends all of m0's flow to broken, whose only way on
     # is to retry m0: that plan would loop for ever, and the search must not pick it
     ctx = random_context(3, n_moments=3, repeat=False)
-    P = ctx.chain.fitted.probs
+    P = ctx.chain.fitted.probs.copy()
     P[:, 2, :] = 0.0
     P[:, 2, 0:2] = P[:, 0, 0:2]  # m0:broken -> retry m0 only
+    fitted = ctx.chain.fitted
+    fitted = FittedChains(P, fitted.seg_w, fitted.rewards, fitted.intercepts)
     service = ctx.service.model_copy(
         update={
             "interventions": [
@@ -189,7 +191,7 @@ def test_a_plan_that_traps_journeys_is_not_a_plan() -> None:
     )
     ctx = PlanContext(
         service=service,
-        chain=ChainModel(service, ctx.chain.fitted),
+        chain=ChainModel(service, fitted),
         candidates=candidates(service, volume=VOLUME),
         valuation=Valuation.of(service, volume=VOLUME),
         barrier_models={},

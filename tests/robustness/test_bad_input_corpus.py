@@ -118,7 +118,7 @@ CASES: list[Refused | Analysed] = [
     Analysed("cases_duplicate_ids.csv", {"no case id": 1, "duplicate case id": 1}),
     Analysed(
         "cases_not_numbers.csv",
-        warns=("1 values are not numbers", "1 unreadable values of 'transport'"),
+        warns=("1 values are not finite numbers", "1 unreadable values of 'transport'"),
         cases=_blank_not_numbers,
     ),
     Refused("cases_empty.csv", ("the file is empty",)),

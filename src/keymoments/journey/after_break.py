@@ -65,12 +65,18 @@ def _category(space: StateSpace, moment: int, to_code: int) -> str:
 
 
 def after_break(waits: pd.DataFrame, space: StateSpace, moment: int) -> AfterBreak:
-    """Shares of retry/back/forward/exit after breaking ``moment`` (index), with wait times."""
+    """Shares of retry/back/forward/exit after breaking ``moment`` (index), with wait times.
+
+    Shares are of the moves out of the broken state (``breaks`` of them); each
+    destination gives its ``transitions`` (moves) and ``cases`` (distinct cases,
+    when the waits carry a ``cases`` column).
+    """
     rows = waits[waits["from_code"] == space.broken(moment)]
     total = int(rows["n"].sum())
+    cases = rows["cases"] if "cases" in rows.columns else rows["n"]
     shares = dict.fromkeys(CATEGORIES, 0.0)
     destinations: list[dict[str, Any]] = []
-    for _, r in rows.sort_values("n", ascending=False).iterrows():
+    for index, r in rows.sort_values(["n", "to_code"], ascending=[False, True]).iterrows():
         to_code = int(r["to_code"])
         cat = _category(space, moment, to_code)
         shares[cat] += float(r["n"]) / total if total else 0.0
@@ -78,7 +84,8 @@ def after_break(waits: pd.DataFrame, space: StateSpace, moment: int) -> AfterBre
             {
                 "to": "end" if to_code < 0 else space.names[to_code],
                 "path": cat,
-                "cases": int(r["n"]),
+                "cases": int(cases[index]),
+                "transitions": int(r["n"]),
                 "share": float(r["n"]) / total if total else 0.0,
                 "median_hours": _hours(r["median_s"]),
                 "p90_hours": _hours(r["p90_s"]),

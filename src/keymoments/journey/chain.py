@@ -1,4 +1,8 @@
-"""Absorbing Markov chains: exact linear algebra on transition matrices.
+"""The textbook absorbing Markov chain, kept as an independent oracle.
+
+The analysis solves its chains in :mod:`keymoments.journey.kernel` (batched,
+by rank-one updates); this class does the same sums the textbook way, one
+chain at a time, and the tests hold the kernel to it.
 
 A chain has transient states (the moment states ``m:ok``/``m:broken`` and
 outcome markers) and absorbing ones (``done``, ``exit``). Everything here is
@@ -25,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["AbsorbingChain", "chain_from_counts", "redirect"]
+__all__ = ["AbsorbingChain", "redirect"]
 
 Array = NDArray[np.float64]
 
@@ -128,20 +132,6 @@ class AbsorbingChain:
         out[self.absorbing] = a
         out[self.transient] = self.fundamental @ (r + self.R @ a)
         return out
-
-
-def chain_from_counts(counts: Array) -> Array:
-    """Row-normalise transition counts into probabilities.
-
-    ``counts`` has shape (..., n_from, n_to) where from-states are
-    ``[start, transient...]`` and to-states ``[transient..., absorbing...]``.
-    Rows with no observations are left as zeros (the caller decides what an
-    unobserved state does).
-    """
-    totals = counts.sum(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        probs = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 0.0)
-    return probs
 
 
 def redirect(P: Array, source: int, target: int) -> Array:

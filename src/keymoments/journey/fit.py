@@ -3,34 +3,46 @@
 The journey signatures of :mod:`keymoments.journey.summaries` become sparse
 matrices (transitions and visit counts per signature). For any weighting of the
 signatures — the observed counts, or one bootstrap draw — :func:`evaluate`
-fits one absorbing chain per segment and returns, exactly:
+fits the absorbing chains per segment and returns, exactly:
 
 - reach and break rate of each moment (per case, from the signatures);
-- each outcome's mean under the observed chain and under the chain where a
-  moment never breaks (flow into ``m:broken`` sent to ``m:ok``);
+- each outcome's mean under the observed chain (``outcome_mean``, the model's
+  mean) and under the chain where a moment never breaks (flow into
+  ``m:broken`` sent to ``m:ok``);
 - the marginal gain of each outcome per percentage point fewer breaks.
 
-Binary outcomes are the probability of ever visiting their marker state;
-numeric outcomes are a constant plus a reward per visit to each state, fitted
-by weighted, centred least squares per segment, so the
-expected visits of a fixed chain give their counterfactual.
+**Which chain answers what.** A case reaches a binary outcome if it has the
+activity at least once, whatever follows. So each binary outcome is measured on
+the journeys *cut at their first visit to its marker*: a chain in which
+reaching the outcome ends the journey, so the chance of reaching it is an
+absorption probability, which the fitted chain reproduces exactly (what
+happens after the outcome cannot undo it, and breaks after it cannot cost
+it). Numeric outcomes, earned along the whole journey, are a constant plus a
+reward per visit to each state of the *whole* journey's chain, fitted by
+weighted, centred least squares per segment, so the expected visits of a
+fixed chain give their counterfactual. An outcome whose money comes from a
+cases column (``value_column``: a loan's amount) is priced on the cut chain
+fitted with each case weighted by that column, so that the money it brings
+back follows the amounts of the cases that break. Chains that would be equal
+(nobody goes on after an outcome) are fitted once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from keymoments.journey.chain import chain_from_counts, redirect
+from keymoments.journey.kernel import chain_from_counts, variant_visits
 from keymoments.journey.states import StateSpace
 from keymoments.journey.summaries import JourneySummary
 from keymoments.model import Service
 
 __all__ = [
+    "ChainSet",
     "Evaluation",
     "FittedChains",
     "JourneyData",
@@ -55,7 +67,13 @@ def parse_signature(sig: str) -> list[int]:
 
 @dataclass
 class JourneyData:
-    """Signatures as matrices, ready for repeated evaluation under different weights."""
+    """Signatures as matrices, ready for repeated evaluation under different weights.
+
+    ``transitions`` counts each signature row's moves along its whole journey;
+    ``cut[j]`` along the journey cut at its first visit to marker ``j`` (the
+    same matrix object as ``transitions`` when no journey goes on after that
+    marker). Both are rows × (G · F · T): per segment, from-state, to-state.
+    """
 
     space: StateSpace
     segments: list[str]
@@ -70,6 +88,8 @@ class JourneyData:
     sum_y: dict[str, Array]
     sum_y2: dict[str, Array]
     sigs: list[str]
+    cut: list[sp.csr_matrix] = field(default_factory=list)
+    value_sums: list[str] = field(default_factory=list)  # "money:OUTCOME" keys in sum_y
 
     @property
     def n_from(self) -> int:
@@ -97,7 +117,6 @@ class JourneyData:
         seg_of_row = frame["segment"].astype(str).map(seg_index).to_numpy(dtype=np.int64)
         sigs = frame["sig"].astype(str).tolist()
         n_states = space.n_transient
-        n_from, n_to = 1 + n_states, n_states + 2
         n_moments = len(space.moments)
         n_rows = len(sigs)
 
@@ -106,35 +125,25 @@ class JourneyData:
         joined = ".".join(sig for sig in sigs if sig)
         codes = np.array(joined.split("."), dtype=np.int64) if joined else np.zeros(0, np.int64)
         row_of = np.repeat(np.arange(n_rows), lengths)
-        first = np.zeros(len(codes), dtype=bool)
         starts = np.cumsum(lengths) - lengths
-        first[starts[lengths > 0]] = True
-        prev = np.empty(len(codes), dtype=np.int64)
-        prev[1:] = codes[:-1] + 1  # from-axis index of the previous state
-        prev[first] = 0  # start
-        block = n_from * n_to
-        base = seg_of_row * block
-        t_cols = base[row_of] + prev * n_to + codes
-
-        # the end of each journey: from its last state (or start) to done or exit
-        last_code = np.full(n_rows, -1, dtype=np.int64)
-        has = lengths > 0
-        last_code[has] = codes[starts[has] + lengths[has] - 1]
-        if space.binary_outcomes:
-            marker = np.bincount(row_of, weights=codes >= 2 * n_moments, minlength=n_rows) > 0
-            done = marker
-        else:
-            done = has & ~((last_code < 2 * n_moments) & (last_code % 2 == 1))
-        end_cols = base + (last_code + 1) * n_to + np.where(done, n_states, n_states + 1)
+        journeys = _Journeys(space, len(segments), seg_of_row, codes, row_of, starts, lengths)
+        transitions = journeys.transitions(np.ones(len(codes), dtype=bool), lengths)
+        cut: list[sp.csr_matrix] = []
+        for j in range(len(space.binary_outcomes)):
+            marker = space.outcome(j)
+            hit = codes == marker
+            first = np.full(n_rows, np.iinfo(np.int64).max)
+            np.minimum.at(first, row_of[hit], np.flatnonzero(hit))
+            keep = np.arange(len(codes)) <= first[row_of]
+            if keep.all():
+                cut.append(transitions)  # nobody goes on after it: the same chain
+                continue
+            kept = np.bincount(row_of[keep], minlength=n_rows).astype(np.int64)
+            cut.append(journeys.transitions(keep, kept))
 
         def matrix(rows: NDArray[np.int64], cols: NDArray[np.int64], width: int) -> sp.csr_matrix:
             return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_rows, width))
 
-        transitions = matrix(
-            np.concatenate([row_of, np.arange(n_rows)]),
-            np.concatenate([t_cols, end_cols]),
-            len(segments) * block,
-        )
         is_moment = codes < 2 * n_moments
         reached = matrix(row_of[is_moment], codes[is_moment] // 2, n_moments)
         is_broken = is_moment & (codes % 2 == 1)
@@ -142,7 +151,7 @@ class JourneyData:
         # a moment reached (or broken) twice still counts once per case
         reached.data[:] = 1.0
         broke.data[:] = 1.0
-        numeric = list(summary.numeric_outcomes)
+        keys = [*summary.numeric_outcomes, *summary.value_sums]
         return cls(
             space=space,
             segments=segments,
@@ -152,11 +161,13 @@ class JourneyData:
             visits=matrix(row_of, codes, n_states),
             reached=reached,
             broke=broke,
-            numeric=numeric,
-            n_y={o: frame[f"n_y:{o}"].to_numpy(dtype=float) for o in numeric},
-            sum_y={o: frame[f"sum_y:{o}"].to_numpy(dtype=float) for o in numeric},
-            sum_y2={o: frame[f"sum_y2:{o}"].to_numpy(dtype=float) for o in numeric},
+            numeric=list(summary.numeric_outcomes),
+            n_y={o: frame[f"n_y:{o}"].to_numpy(dtype=float) for o in keys},
+            sum_y={o: frame[f"sum_y:{o}"].to_numpy(dtype=float) for o in keys},
+            sum_y2={o: frame[f"sum_y2:{o}"].to_numpy(dtype=float) for o in keys},
             sigs=sigs,
+            cut=cut,
+            value_sums=list(summary.value_sums),
         )
 
     def variants(self, top: int = 10) -> pd.DataFrame:
@@ -171,6 +182,136 @@ class JourneyData:
             out.append({"path": names, "cases": int(n), "share": float(n) / total})
         return pd.DataFrame(out)
 
+    def pair_cases(self) -> pd.DataFrame:
+        """Distinct cases making each move between states (``to_code`` −1: the end).
+
+        The waits summary counts moves; a case that misses two appointments
+        moves twice but is one case. Columns ``from_code``, ``to_code``, ``cases``.
+        """
+        rows: dict[tuple[int, int], float] = {}
+        for sig, n in zip(self.sigs, self.n, strict=True):
+            codes = parse_signature(sig)
+            pairs = set(zip(codes, [*codes[1:], -1], strict=True)) if codes else set()
+            for pair in pairs:
+                rows[pair] = rows.get(pair, 0.0) + float(n)
+        frame = pd.DataFrame(
+            [(a, b, round(c)) for (a, b), c in sorted(rows.items())],
+            columns=["from_code", "to_code", "cases"],
+        )
+        return frame
+
+
+@dataclass
+class _Journeys:
+    """All signatures' codes in one array, for building transition matrices."""
+
+    space: StateSpace
+    n_segments: int
+    seg_of_row: NDArray[np.int64]
+    codes: NDArray[np.int64]
+    row_of: NDArray[np.int64]
+    starts: NDArray[np.int64]
+    lengths: NDArray[np.int64]
+
+    def transitions(self, keep: NDArray[np.bool_], kept: NDArray[np.int64]) -> sp.csr_matrix:
+        """Rows × (G · F · T) move counts of each journey's kept prefix (``kept`` codes).
+
+        A journey ends in ``done`` when its prefix visited an outcome marker
+        (with no binary outcome: when its last state is not broken), else ``exit``.
+        """
+        space = self.space
+        n_states = space.n_transient
+        n_moments = len(space.moments)
+        n_rows = len(self.lengths)
+        n_from, n_to = 1 + n_states, n_states + 2
+        codes, row_of = self.codes[keep], self.row_of[keep]
+        first = np.zeros(len(codes), dtype=bool)
+        starts = np.cumsum(kept) - kept
+        first[starts[kept > 0]] = True
+        prev = np.empty(len(codes), dtype=np.int64)
+        prev[1:] = codes[:-1] + 1  # from-axis index of the previous state
+        prev[first] = 0  # start
+        block = n_from * n_to
+        base = self.seg_of_row * block
+        t_cols = base[row_of] + prev * n_to + codes
+        # the end of each journey: from its last state (or start) to done or exit
+        last_code = np.full(n_rows, -1, dtype=np.int64)
+        has = kept > 0
+        last_code[has] = codes[starts[has] + kept[has] - 1]
+        if space.binary_outcomes:
+            done = np.bincount(row_of, weights=codes >= 2 * n_moments, minlength=n_rows) > 0
+        else:
+            done = has & ~((last_code < 2 * n_moments) & (last_code % 2 == 1))
+        end_cols = base + (last_code + 1) * n_to + np.where(done, n_states, n_states + 1)
+        rows = np.concatenate([row_of, np.arange(n_rows)])
+        cols = np.concatenate([t_cols, end_cols])
+        return sp.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(n_rows, self.n_segments * block)
+        )
+
+
+@dataclass(frozen=True)
+class ChainSet:
+    """The distinct chains an analysis fits, and which chain answers each outcome.
+
+    A chain is a transition matrix (``None``: the whole journey; ``j``: cut at
+    marker ``j``) with a row weight (``None``: cases; ``"money:o"``: the sum of
+    outcome ``o``'s value column). ``outcome[k]`` is the chain whose value is
+    outcome ``k``'s mean; ``money[k]`` the chain that prices it (the same,
+    unless it has a ``value_column``); ``whole`` the chain of the whole journey
+    (``None`` when nothing needs it).
+    """
+
+    chains: tuple[tuple[int | None, str | None], ...]
+    outcome: tuple[int, ...]
+    money: tuple[int, ...]
+    whole: int | None
+
+    @classmethod
+    def of(cls, data: JourneyData, service: Service, *, whole: bool = False) -> ChainSet:
+        """The chains for a service's outcomes (``whole``: include the whole journey's)."""
+        space = data.space
+        chains: list[tuple[int | None, str | None]] = []
+        keys: list[tuple[int, str | None]] = []  # (id of its matrix, weight): equal chains
+
+        def chain(marker: int | None, weight: str | None) -> int:
+            matrix = data.transitions if marker is None else data.cut[marker]
+            key = (id(matrix), weight)
+            if key not in keys:
+                keys.append(key)
+                chains.append((marker, weight))
+            return keys.index(key)
+
+        outcome: list[int] = []
+        money: list[int] = []
+        needs_whole = whole or any(o.kind != "binary" for o in service.outcomes)
+        whole_index = chain(None, None) if needs_whole else None
+        for o in service.outcomes:
+            if o.kind == "binary":
+                here = chain(space.marker_of(o.id), None)
+                outcome.append(here)
+                weight = f"money:{o.id}"
+                priced = weight in data.value_sums
+                money.append(chain(space.marker_of(o.id), weight) if priced else here)
+            else:
+                assert whole_index is not None
+                outcome.append(whole_index)
+                money.append(whole_index)
+        return cls(tuple(chains), tuple(outcome), tuple(money), whole_index)
+
+    def matrix(self, data: JourneyData, index: int) -> sp.csr_matrix:
+        """The transition matrix of chain ``index``."""
+        marker = self.chains[index][0]
+        return data.transitions if marker is None else data.cut[marker]
+
+    def weights(self, index: int, cases: Array, money: dict[str, Array] | None) -> Array:
+        """Row weights of chain ``index`` (draws × rows) from the case weights and money sums."""
+        weight = self.chains[index][1]
+        if weight is None:
+            return cases
+        assert money is not None
+        return np.atleast_2d(money[weight])
+
 
 @dataclass
 class Evaluation:
@@ -178,28 +319,37 @@ class Evaluation:
 
     Arrays are indexed by moment (``reach``, ``break_rate``: all moments) or by
     breakable moment × outcome (``recoverable``, ``marginal``); outcomes follow
-    the order of ``Service.outcomes``.
+    the order of ``Service.outcomes``. ``money`` and ``money_recoverable`` are
+    what each outcome's ``value`` multiplies: the outcome itself, or for an
+    outcome with a ``value_column`` the column's amount reached per case.
     """
 
     reach: Array
     break_rate: Array
-    outcome_mean: Array  # the fitted chain's own value of each outcome
+    outcome_mean: Array  # the fitted chain's own value of each outcome (the model's mean)
     recoverable: Array
     marginal: Array
     ok_unseen: NDArray[np.bool_]  # breakable moment whose ok state was never observed
     trapped: NDArray[np.bool_]  # breakable moment whose fix leaves journeys no way out
+    per_segment: Array = field(default_factory=lambda: np.zeros((0, 0)))  # (G, O) model means
+    money: Array = field(default_factory=lambda: np.zeros(0))  # (O,)
+    money_recoverable: Array = field(default_factory=lambda: np.zeros((0, 0)))  # (B, O)
 
 
-def _segment_chains(data: JourneyData, w: Array) -> tuple[Array, Array]:
+def _segment_chains(
+    data: JourneyData, w: Array, matrix: sp.csr_matrix | None = None, cases: Array | None = None
+) -> tuple[Array, Array]:
     """Per-segment transition probabilities (G, F, T) and segment weights (G,).
 
-    ``w`` may hold many weightings, (draws, rows): then (draws, G, F, T) and (draws, G).
+    ``w`` weighs the rows of ``matrix`` (default: the whole journey's
+    transitions); it may hold many weightings, (draws, rows): then
+    (draws, G, F, T) and (draws, G). Segment weights come from ``cases``
+    (default ``w``): the share of cases in each segment.
     """
     n_seg = len(data.segments)
     weights = np.atleast_2d(w)
-    counts = np.asarray(data.transitions.T @ weights.T).T.reshape(
-        len(weights), n_seg, data.n_from, data.n_to
-    )
+    moves = data.transitions if matrix is None else matrix
+    counts = np.asarray(moves.T @ weights.T).T.reshape(len(weights), n_seg, data.n_from, data.n_to)
     pooled = counts.sum(axis=1)
     probs = chain_from_counts(counts)
     pooled_p = chain_from_counts(pooled)
@@ -209,8 +359,9 @@ def _segment_chains(data: JourneyData, w: Array) -> tuple[Array, Array]:
     pooled_p[empty_pooled, data.n_to - 1] = 1.0
     empty = counts.sum(axis=-1) == 0
     probs = np.where(empty[..., None], pooled_p[:, None], probs)
+    by_case = weights if cases is None else np.atleast_2d(cases)
     seg_w = np.stack(
-        [weights[:, data.seg_of_row == g].sum(axis=1) for g in range(n_seg)], axis=-1
+        [by_case[:, data.seg_of_row == g].sum(axis=1) for g in range(n_seg)], axis=-1
     ).astype(float)
     total = seg_w.sum(axis=-1, keepdims=True)
     seg_w = np.where(total > 0, seg_w / np.where(total > 0, total, 1.0), seg_w)
@@ -219,24 +370,16 @@ def _segment_chains(data: JourneyData, w: Array) -> tuple[Array, Array]:
     return np.asarray(probs, dtype=float), seg_w
 
 
-def _visits_and_returns(P: Array, n_states: int, outcome_states: list[int]) -> tuple[Array, Array]:
-    """Expected visits from start, and N[s, s] for the outcome marker states.
-
-    ``P`` has shape (..., F, T). Returns visits (..., S) and diag (..., len(outcome_states)).
-    """
-    Q = P[..., 1:, :n_states]
-    start = P[..., 0, :n_states]
-    eye = np.eye(n_states)
-    A = eye - Q
-    visits = np.linalg.solve(np.swapaxes(A, -1, -2), start[..., None])[..., 0]
-    if not outcome_states:
-        return np.asarray(visits, dtype=float), np.zeros((*visits.shape[:-1], 0))
-    rhs = np.zeros((*A.shape[:-2], n_states, len(outcome_states)))
-    for k, s in enumerate(outcome_states):
-        rhs[..., s, k] = 1.0
-    cols = np.linalg.solve(A, rhs)
-    diag = np.stack([cols[..., s, k] for k, s in enumerate(outcome_states)], axis=-1)
-    return np.asarray(visits, dtype=float), np.asarray(diag, dtype=float)
+def _money_scale(data: JourneyData, cases: Array, money: Array) -> Array:
+    """Per segment, a value column's sum per case (draws × G): what one unit of the
+    money-weighted chain's probability is worth per case."""
+    cases, money = np.atleast_2d(cases), np.atleast_2d(money)
+    out = np.zeros((len(cases), len(data.segments)))
+    for g in range(len(data.segments)):
+        rows = data.seg_of_row == g
+        n = cases[:, rows].sum(axis=1)
+        out[:, g] = np.where(n > 0, money[:, rows].sum(axis=1) / np.where(n > 0, n, 1.0), 0.0)
+    return out
 
 
 def least_squares_later_credit(xtx: Array, xty: Array, *, tol: float = 1e-9) -> Array:
@@ -385,17 +528,61 @@ def _rewards(data: JourneyData, sums: RewardSums) -> tuple[Array, Array]:
 class FittedChains:
     """The per-segment chains and numeric-outcome rewards of one weighting ``w``.
 
-    ``probs`` is (segments, from, to) as in :func:`evaluate`; ``seg_w`` the
+    ``probs`` is the whole journey's chain (segments, from, to); ``seg_w`` the
     segment weights (summing to one); ``rewards[o]`` (segments, states) and
     ``intercepts[o]`` (segments,) give numeric outcome ``o`` as a constant plus
-    a reward per visit. What-if questions (:mod:`keymoments.portfolio`) change
-    ``probs`` and recompute the outcomes from these exactly.
+    a reward per visit. ``views`` (chains, segments, from, to) are the chains of
+    a :class:`ChainSet`: ``outcome_view[k]`` answers outcome ``k`` (service
+    order), ``money_view[k]`` prices it, and ``money_scale[k]`` (segments,) is
+    the value column's sum per case for an outcome priced by a column. What-if
+    questions (:mod:`keymoments.portfolio`) change the chains and recompute the
+    outcomes from these exactly.
+
+    Built by hand with ``probs`` alone (tests, examples), each binary outcome is
+    measured on ``probs`` with its marker made absorbing: the chance of ever
+    reaching it (:meth:`resolved`).
     """
 
     probs: Array
     seg_w: Array
     rewards: dict[str, Array]
     intercepts: dict[str, Array]
+    views: Array | None = None
+    outcome_view: tuple[int, ...] = ()
+    money_view: tuple[int, ...] = ()
+    money_scale: dict[int, Array] = field(default_factory=dict)
+
+    def resolved(self, service: Service) -> FittedChains:
+        """These chains with ``views`` filled in (see the class doc)."""
+        if self.views is not None:
+            return self
+        space = StateSpace.from_service(service)
+        n_states = space.n_transient
+        views = [self.probs]
+        view_of_marker: list[int] = []
+        for j in range(len(space.binary_outcomes)):
+            marker = 1 + space.outcome(j)
+            if not np.any(self.probs[..., marker, :n_states] > 0):
+                view_of_marker.append(0)  # nothing follows the outcome: the same chain
+                continue
+            cut = self.probs.copy()
+            cut[..., marker, :] = 0.0
+            cut[..., marker, n_states] = 1.0  # reaching the outcome ends the journey
+            view_of_marker.append(len(views))
+            views.append(cut)
+        per_outcome = tuple(
+            view_of_marker[space.marker_of(o.id)] if o.kind == "binary" else 0
+            for o in service.outcomes
+        )
+        return FittedChains(
+            probs=self.probs,
+            seg_w=self.seg_w,
+            rewards=self.rewards,
+            intercepts=self.intercepts,
+            views=np.stack(views),
+            outcome_view=per_outcome,
+            money_view=per_outcome,
+        )
 
 
 def _sums_of(
@@ -410,6 +597,15 @@ def _sums_of(
     ys = (y_sums or data.sum_y)[outcome]
     yn = (y_counts or data.n_y)[outcome]
     return reward_sums(data, ys, yn)[0]
+
+
+def _money_weights(data: JourneyData, y_sums: dict[str, Array] | None) -> dict[str, Array]:
+    """Row weights of the money-weighted chains: each value column's sum per row.
+
+    Never negative (a weight is an amount of money carried by the cases).
+    """
+    source = y_sums or data.sum_y
+    return {key: np.maximum(np.asarray(source[key], dtype=float), 0.0) for key in data.value_sums}
 
 
 def fit_chains(
@@ -430,7 +626,31 @@ def fit_chains(
             rewards[o.id], intercepts[o.id] = _rewards(
                 data, _sums_of(data, o.id, y_sums, y_counts, sums)
             )
-    return FittedChains(probs=probs, seg_w=seg_w, rewards=rewards, intercepts=intercepts)
+    chains = ChainSet.of(data, service, whole=True)
+    money = _money_weights(data, y_sums)
+    views = np.stack(
+        [
+            _segment_chains(
+                data, chains.weights(v, w[None], money)[0], chains.matrix(data, v), cases=w
+            )[0]
+            for v in range(len(chains.chains))
+        ]
+    )
+    scales: dict[int, Array] = {}
+    for k, o in enumerate(service.outcomes):
+        if f"money:{o.id}" in money:
+            scales[k] = _money_scale(data, w, money[f"money:{o.id}"])[0]
+    assert chains.whole == 0
+    return FittedChains(
+        probs=probs,
+        seg_w=seg_w,
+        rewards=rewards,
+        intercepts=intercepts,
+        views=views,
+        outcome_view=chains.outcome,
+        money_view=chains.money,
+        money_scale=scales,
+    )
 
 
 def evaluate(
@@ -448,7 +668,8 @@ def evaluate(
         for o in service.outcomes
         if o.kind != "binary"
     }
-    return evaluate_many(data, service, w[None, :], sums=[own])[0]
+    money = {k: v[None, :] for k, v in _money_weights(data, y_sums).items()}
+    return evaluate_many(data, service, w[None, :], sums=[own], money=money)[0]
 
 
 def evaluate_many(
@@ -457,10 +678,13 @@ def evaluate_many(
     weights: Array,
     *,
     sums: list[dict[str, RewardSums]],
+    money: dict[str, Array] | None = None,
 ) -> list[Evaluation]:
     """:func:`evaluate` for many weightings at once (draws × rows), one batch of linear algebra.
 
-    ``sums`` holds each weighting's numeric-outcome sums (:func:`reward_sums`).
+    ``sums`` holds each weighting's numeric-outcome sums (:func:`reward_sums`);
+    ``money`` each value column's sums per row, draws × rows (default: the
+    observed sums, for every draw).
     """
     space = data.space
     n_states = space.n_transient
@@ -471,50 +695,87 @@ def evaluate_many(
     with np.errstate(invalid="ignore", divide="ignore"):
         reach = reached_n / total[:, None]
         break_rate = np.where(reached_n > 0, breaks / np.where(reached_n > 0, reached_n, 1), 0.0)
+    if money is None:
+        now = _money_weights(data, None)
+        money = {k: np.broadcast_to(v, weights.shape) for k, v in now.items()}
 
-    probs, seg_w = _segment_chains(data, weights)  # (D, G, F, T), (D, G)
+    chains = ChainSet.of(data, service)
+    n_chains = len(chains.chains)
+    n_seg = len(data.segments)
+    stacked = []
+    for v in range(n_chains):
+        probs, seg_w = _segment_chains(
+            data, chains.weights(v, weights, money), chains.matrix(data, v), cases=weights
+        )
+        stacked.append(probs)
+    # chains side by side with the segments: one batch of linear algebra for all
+    probs = np.stack(stacked, axis=1).reshape(n_draws, n_chains * n_seg, data.n_from, data.n_to)
     breakable = [i for i, m in enumerate(service.moments) if m.breakable]
     # variants: observed, each moment fixed, each moment nudged (marginal)
     fixes = [(i, 1.0) for i in breakable] + [(i, _MARGINAL_STEP) for i in breakable]
-    outcome_states = [space.outcome(j) for j in range(len(space.binary_outcomes))]
+    marker_states = [space.outcome(j) for j in range(len(space.binary_outcomes))]
     broken_states = [space.broken(i) for i in breakable]
     # the returns to outcome markers (their reach) and to broken states (the per-case
     # break rate the marginal needs), for the observed chain and every variant
-    visits, diag, stuck = _variant_visits(
-        probs, space, fixes, n_states, outcome_states + broken_states
+    visits, diag, stuck = variant_visits(
+        probs, space, fixes, n_states, marker_states + broken_states
     )
-    n_out = len(outcome_states)
+    n_var = 1 + len(fixes)
+    visits = visits.reshape(n_draws, n_var, n_chains, n_seg, n_states)
+    diag = diag.reshape(n_draws, n_var, n_chains, n_seg, -1)
+    stuck = stuck.reshape(n_draws, n_var, n_chains, n_seg) & (seg_w > 0)[:, None, None, :]
+    n_markers = len(marker_states)
+
+    def reached_in(v: int, j: int) -> Array:
+        """P(ever reaching marker j) in chain v, (D, K, G)."""
+        returns = diag[:, :, v, :, j]
+        return np.asarray(visits[:, :, v, :, marker_states[j]] / np.where(returns > 0, returns, 1))
 
     outcomes = service.outcomes
-    values = np.zeros((n_draws, 1 + len(fixes), len(outcomes)))  # combined over segments
-    binary_index = {o: j for j, o in enumerate(space.binary_outcomes)}
+    per_seg = np.zeros((n_draws, n_var, n_seg, len(outcomes)))
+    priced = np.zeros((n_draws, n_var, len(outcomes)))
     for k, o in enumerate(outcomes):
+        v = chains.outcome[k]
         if o.kind == "binary":
-            j = binary_index[o.id]
-            p = visits[..., outcome_states[j]] / diag[..., j]  # (D, K, G)
-            values[:, :, k] = np.einsum("dkg,dg->dk", p, seg_w)
+            per_seg[..., k] = reached_in(v, space.marker_of(o.id))
         else:
             for d in range(n_draws):
                 rewards, intercepts = _rewards(data, sums[d][o.id])
-                per_seg = (visits[d] * rewards[None]).sum(axis=-1) + intercepts[None]
-                values[d, :, k] = per_seg @ seg_w[d]
-    # a fix whose journeys could never end has no value to report
-    values[(stuck & (seg_w > 0)[:, None, :]).any(axis=2)] = np.nan
+                per_seg[d, :, :, k] = (visits[d, :, v] * rewards[None]).sum(axis=-1) + intercepts
+        mv = chains.money[k]
+        if mv != v:
+            scale = _money_scale(data, weights, money[f"money:{o.id}"])  # (D, G)
+            p = reached_in(mv, space.marker_of(o.id))
+            priced[..., k] = np.einsum("dkg,dg,dg->dk", p, scale, seg_w)
+    values = np.einsum("dkgo,dg->dko", per_seg, seg_w)
+    for k in range(len(outcomes)):
+        if chains.money[k] == chains.outcome[k]:
+            priced[..., k] = values[..., k]
+        # a fix whose journeys could never end has no value to report
+        lost = stuck[:, :, chains.outcome[k]].any(axis=-1) | stuck[:, :, chains.money[k]].any(
+            axis=-1
+        )
+        values[..., k][lost] = np.nan
+        priced[..., k][lost] = np.nan
 
     observed = values[:, 0]
     nb = len(breakable)
     recoverable = values[:, 1 : 1 + nb] - observed[:, None]
-    # break rate per case under the chain, for the marginal: P(ever visit m:broken)
+    money_recoverable = priced[:, 1 : 1 + nb] - priced[:, :1]
+    # the marginal: gain per percentage point fewer breaks, the break probability
+    # P(ever visit m:broken) measured in the chain of each outcome
     nudged = values[:, 1 + nb :] - observed[:, None]
     marginal = np.zeros_like(recoverable)
-    for q, s in enumerate(broken_states):
-        returns = diag[..., n_out + q]
-        once = visits[..., s] / np.where(returns > 0, returns, 1)  # P(ever broken), (D, K, G)
-        drop = np.einsum("dg,dg->d", once[:, 0] - once[:, 1 + nb + q], seg_w)
-        moved = drop > 0
-        # gain per percentage point fewer breaks
-        marginal[moved, q] = nudged[moved, q] / drop[moved, None] * 0.01
+    for k in range(len(outcomes)):
+        v = chains.outcome[k]
+        for q, s in enumerate(broken_states):
+            returns = diag[:, :, v, :, n_markers + q]
+            once = visits[:, :, v, :, s] / np.where(returns > 0, returns, 1)  # (D, K, G)
+            drop = np.einsum("dg,dg->d", once[:, 0] - once[:, 1 + nb + q], seg_w)
+            moved = drop > 0
+            marginal[moved, q, k] = nudged[moved, q, k] / drop[moved] * 0.01
     ok_seen = np.asarray(data.visits.T @ weights.T).T[:, [space.ok(i) for i in breakable]] > 0
+    trapped: NDArray[np.bool_] = np.asarray(stuck[:, 1 : 1 + nb].any(axis=(2, 3)), dtype=np.bool_)
     return [
         Evaluation(
             reach=np.asarray(reach[d], dtype=float),
@@ -523,114 +784,10 @@ def evaluate_many(
             recoverable=recoverable[d],
             marginal=marginal[d],
             ok_unseen=~np.asarray(ok_seen[d], dtype=bool),
-            trapped=np.asarray(stuck[d, 1 : 1 + nb].any(axis=1), dtype=bool),
+            trapped=trapped[d],
+            per_segment=per_seg[d, 0],
+            money=priced[d, 0],
+            money_recoverable=money_recoverable[d],
         )
         for d in range(n_draws)
     ]
-
-
-def _variant_visits(
-    probs: Array,
-    space: StateSpace,
-    fixes: list[tuple[int, float]],
-    n_states: int,
-    states: list[int],
-) -> tuple[Array, Array, NDArray[np.bool_]]:
-    """Visits and returns of the observed chains and of each fixed variant.
-
-    ``probs`` is (D, G, F, T); variant k + 1 sends ``fixes[k][1]`` of the flow
-    into moment ``fixes[k][0]``'s broken state to its ok state (:func:`_fix`).
-    Returns visits (D, K, G, S), N[s, s] for ``states`` (D, K, G, len(states))
-    and the stuck flags of :func:`_release_traps` (D, K, G), K = 1 + len(fixes).
-
-    A fix moves one column of the chain, a rank-one change of I − Q, so each
-    variant's fundamental matrix N follows from the observed one by the
-    Sherman–Morrison formula: one inversion per chain instead of one solve per
-    variant. The formula's denominator is zero exactly when the fixed chain is
-    singular, i.e. when the fix traps journeys in a loop (or leaves states
-    that can never end); those rare variants are found that way, checked and
-    released by :func:`_release_traps`, and solved directly.
-    """
-    base, base_stuck = _release_traps(probs, n_states)
-    targets = np.asarray(states, dtype=np.int64)
-    n_draws, n_seg = probs.shape[:2]
-    n_variants = 1 + len(fixes)
-    visits = np.zeros((n_draws, n_variants, n_seg, n_states))
-    diag = np.zeros((n_draws, n_variants, n_seg, len(states)))
-    stuck = np.zeros((n_draws, n_variants, n_seg), dtype=bool)
-    stuck[:, 0] = base_stuck
-
-    q = base[..., 1:, :n_states]
-    inverse = np.linalg.inv(np.eye(n_states) - q)  # N: (D, G, S, S)
-    start = base[..., 0, :n_states]
-    visits[:, 0] = np.einsum("dgs,dgst->dgt", start, inverse)
-    diag[:, 0] = inverse[..., targets, targets]
-    for k, (moment, share) in enumerate(fixes, start=1):
-        ok, broken = space.ok(moment), space.broken(moment)
-        nu = np.einsum("dgst,dgt->dgs", inverse, q[..., :, broken])  # N u, u the moved column
-        dn = inverse[..., ok, :] - inverse[..., broken, :]  # (e_ok − e_broken)ᵀ N
-        gain = nu[..., ok] - nu[..., broken]
-        singular = np.abs(1.0 - share * gain) < _SINGULAR
-        scale = share / np.where(singular, 1.0, 1.0 - share * gain)
-        # the start row moves the same share: start' = start + share·start[broken]·(e_ok − e_broken)
-        moved = share * start[..., broken]
-        through = np.einsum("dgs,dgs->dg", start, nu) + moved * gain  # start'ᵀ N u
-        visits[:, k] = visits[:, 0] + (moved + scale * through)[..., None] * dn
-        diag[:, k] = diag[:, 0] + scale[..., None] * nu[..., targets] * dn[..., targets]
-        if singular.any():
-            rows = np.nonzero(singular)
-            fixed, trapped = _release_traps(_fix(base[rows], space, moment, share), n_states)
-            visits[:, k][rows], diag[:, k][rows] = _visits_and_returns(fixed, n_states, states)
-            stuck[:, k][rows] = trapped
-    return visits, diag, stuck
-
-
-# |1 − share·(e_ok − e_broken)ᵀ N u| below this: the fixed chain is singular (a trap).
-# Fitted probabilities are case counts over case counts, so a genuine escape has
-# probability of at least one in the number of cases, far above it.
-_SINGULAR = 1e-10
-
-
-def _release_traps(P: Array, n_states: int) -> tuple[Array, NDArray[np.bool_]]:
-    """Find chains (..., F, T) where journeys from start can be caught in a loop for good.
-
-    A fitted chain never traps (every observed journey ended), but a fixed one
-    can: if the only way on from ``m:ok`` ever observed went through ``m:broken``,
-    sending that flow back to ``m:ok`` closes the loop. Such chains are flagged
-    (the second return, shape (...)) and their trapped states sent to ``exit``
-    so the linear algebra stays solvable for the rest.
-    """
-    # reachability by repeated matrix-vector products (0/1 floats: one BLAS call a step)
-    Q = (P[..., 1:, :n_states] > 0).astype(np.float64)
-    can_end = P[..., 1:, n_states:].sum(axis=-1) > 0
-    for _ in range(n_states):
-        more = can_end | (np.einsum("...st,...t->...s", Q, can_end.astype(np.float64)) > 0)
-        if (more == can_end).all():
-            break
-        can_end = more
-    reach = P[..., 0, :n_states] > 0
-    for _ in range(n_states):
-        more = reach | (np.einsum("...s,...st->...t", reach.astype(np.float64), Q) > 0)
-        if (more == reach).all():
-            break
-        reach = more
-    trapped = ~can_end
-    if not trapped.any():
-        return P, np.zeros(P.shape[:-2], dtype=bool)
-    out = P.copy()
-    rows = out[..., 1:, :]
-    rows[trapped] = 0.0
-    rows[..., n_states + 1][trapped] = 1.0
-    return out, (trapped & reach).any(axis=-1)
-
-
-def _fix(probs: Array, space: StateSpace, moment: int, share: float) -> Array:
-    """Send ``share`` of the flow into a moment's broken state to its ok state."""
-    ok, broken = space.ok(moment), space.broken(moment)
-    if share >= 1.0:
-        return redirect(probs, broken, ok)
-    out = probs.copy()
-    moved = out[..., :, broken] * share
-    out[..., :, ok] += moved
-    out[..., :, broken] -= moved
-    return out

@@ -8,10 +8,12 @@ row than that row sends to ``m:ok``, so the break probability of such a row is
 capped at the row's whole flow into the moment. ``F = 0`` is the engine's
 "fix" (the recoverable of :mod:`keymoments.gearing`).
 
-Everything is exact linear algebra: expected visits of the changed chains,
-binary outcomes as the probability of ever visiting their marker state,
-numeric outcomes as a constant plus a reward per visit; per segment, combined
-by the segment weights exactly as the engine does.
+Everything is exact linear algebra on the analysis' own chains
+(:class:`keymoments.journey.fit.FittedChains`): binary outcomes as the
+probability of reaching their marker in the chain cut at it, numeric outcomes
+as a constant plus a reward per visit in the whole journey's chain, outcomes
+priced by a value column on their money-weighted chain; per segment, combined
+by the segment weights exactly as the analysis does.
 
 Example (a moment that breaks half the time; breaking ends the journey):
     >>> import numpy as np
@@ -38,13 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from keymoments.journey.fit import (
-    FittedChains,
-    JourneyData,
-    _release_traps,
-    _visits_and_returns,
-    fit_chains,
-)
+from keymoments.journey.fit import FittedChains, JourneyData, fit_chains
+from keymoments.journey.kernel import release_traps, visits_and_returns
 from keymoments.journey.states import StateSpace
 from keymoments.model import Service
 
@@ -82,15 +79,18 @@ def scale_breaks(probs: Array, space: StateSpace, factors: Array) -> Array:
 class Evaluated:
     """Outcome values of K variants: combined (K, O) and per segment (K, G, O).
 
-    ``broken`` (K, G, M) is the chain's probability that a case ever breaks
-    each moment; ``trapped`` (K,) marks variants
-    whose journeys could loop for ever (their values are NaN).
+    ``priced`` (K, O) is what each outcome's money per unit multiplies: the
+    outcome itself, or for an outcome priced by a value column, the column's
+    amount reached per case. ``broken`` (K, G, M) is the whole journey chain's
+    probability that a case ever breaks each moment; ``trapped`` (K,) marks
+    variants whose journeys could loop for ever (their values are NaN).
     """
 
     outcomes: Array
     per_segment: Array
     broken: Array
     trapped: NDArray[np.bool_]
+    priced: Array
 
 
 class ChainModel:
@@ -104,9 +104,53 @@ class ChainModel:
 
     def __init__(self, service: Service, fitted: FittedChains) -> None:
         self.service = service
-        self.fitted = fitted
+        self.fitted = fitted.resolved(service)
         self.space = StateSpace.from_service(service)
         self.n_states = self.space.n_transient
+
+    @property
+    def views(self) -> Array:
+        """The chains (V, G, F, T): view 0 the whole journey, then those of the outcomes."""
+        assert self.fitted.views is not None  # resolved in __init__
+        return self.fitted.views
+
+    def blocks(self, coefficients: Array) -> list[tuple[int, int, Array]]:
+        """The chains that value a plan: (view, segment, money per visit to each state).
+
+        ``coefficients`` (O,) are per unit of each outcome's priced measure. A
+        plan's value per case is the sum over blocks of the segment's weight
+        times the expected visits of the block's chain times its coefficients
+        (binary outcomes: the marker, which ends its chain, is visited at most
+        once). Blocks of one chain and segment are merged; zero blocks dropped.
+        """
+        fitted, space = self.fitted, self.space
+        merged: dict[tuple[int, int], Array] = {}
+        for k, o in enumerate(self.service.outcomes):
+            c = float(coefficients[k])
+            if c == 0:
+                continue
+            v = fitted.money_view[k]
+            for g in range(self.n_segments):
+                weight = float(fitted.seg_w[g])
+                if weight <= 0:
+                    continue
+                coef = merged.setdefault((v, g), np.zeros(self.n_states))
+                if o.kind == "binary":
+                    scale = fitted.money_scale[k][g] if k in fitted.money_scale else 1.0
+                    coef[space.outcome(space.marker_of(o.id))] += c * weight * scale
+                else:
+                    coef += c * weight * fitted.rewards[o.id][g]
+        return [(v, g, coef) for (v, g), coef in sorted(merged.items()) if np.any(coef != 0)]
+
+    def constant(self, coefficients: Array) -> float:
+        """The part of a plan's value no chain moves: the numeric outcomes' intercepts."""
+        total = 0.0
+        for k, o in enumerate(self.service.outcomes):
+            if o.kind != "binary" and coefficients[k] != 0:
+                total += float(coefficients[k]) * float(
+                    self.fitted.intercepts[o.id] @ self.fitted.seg_w
+                )
+        return total
 
     @classmethod
     def from_data(
@@ -141,31 +185,44 @@ class ChainModel:
         factors = np.atleast_2d(np.asarray(factors, dtype=float))
         K, G = factors.shape[0], self.n_segments
         S, M = self.n_states, self.n_moments
-        probs = scale_breaks(self.fitted.probs[None], self.space, factors[:, None, :])
-        probs, stuck = _release_traps(probs, S)  # (K, G, F, T), (K, G)
-        outcome_states = [self.space.outcome(j) for j in range(len(self.space.binary_outcomes))]
-        broken_states = [self.space.broken(i) for i in range(M)]
-        visits, diag = _visits_and_returns(probs, S, outcome_states + broken_states)
-        n_out = len(outcome_states)
+        fitted, space = self.fitted, self.space
+        probs = scale_breaks(self.views[None], space, factors[:, None, None, :])
+        probs, stuck = release_traps(probs, S)  # (K, V, G, F, T), (K, V, G)
+        markers = [space.outcome(j) for j in range(len(space.binary_outcomes))]
+        broken_states = [space.broken(i) for i in range(M)]
+        visits, diag = visits_and_returns(probs, S, markers + broken_states)
+        n_out = len(markers)
         outs = self.service.outcomes
         per_seg = np.zeros((K, G, len(outs)))
-        binary_index = {o: j for j, o in enumerate(self.space.binary_outcomes)}
+        priced_seg = np.zeros((K, G, len(outs)))
+        used: set[int] = set()
         for k, o in enumerate(outs):
+            v, mv = fitted.outcome_view[k], fitted.money_view[k]
+            used.update((v, mv))
             if o.kind == "binary":
-                j = binary_index[o.id]
-                per_seg[..., k] = visits[..., outcome_states[j]] / _safe(diag[..., j])
+                j = space.marker_of(o.id)
+                per_seg[..., k] = visits[:, v, :, markers[j]] / _safe(diag[:, v, :, j])
+                priced_seg[..., k] = per_seg[..., k]
+                if mv != v:
+                    reached = visits[:, mv, :, markers[j]] / _safe(diag[:, mv, :, j])
+                    priced_seg[..., k] = reached * fitted.money_scale[k][None]
             else:
-                r = self.fitted.rewards[o.id]
-                per_seg[..., k] = (visits * r[None]).sum(axis=-1) + self.fitted.intercepts[o.id]
-        broken = visits[..., broken_states] / _safe(diag[..., n_out : n_out + M])
-        trapped = np.asarray((stuck & (self.fitted.seg_w > 0)[None, :]).any(axis=1), dtype=bool)
+                r = fitted.rewards[o.id]
+                per_seg[..., k] = (visits[:, v] * r[None]).sum(axis=-1) + fitted.intercepts[o.id]
+                priced_seg[..., k] = per_seg[..., k]
+        whole = visits[:, 0]
+        broken = whole[..., broken_states] / _safe(diag[:, 0, :, n_out : n_out + M])
+        live = (fitted.seg_w > 0)[None, None, :]
+        trapped = np.asarray((stuck[:, sorted(used)] & live).any(axis=(1, 2)), dtype=bool)
         per_seg[trapped] = np.nan
-        combined = np.einsum("kgo,g->ko", per_seg, self.fitted.seg_w)
+        priced_seg[trapped] = np.nan
+        combined = np.einsum("kgo,g->ko", per_seg, fitted.seg_w)
         return Evaluated(
             outcomes=combined,
             per_segment=per_seg,
             broken=broken,
             trapped=trapped,
+            priced=np.einsum("kgo,g->ko", priced_seg, fitted.seg_w),
         )
 
     def outcomes(self, factors: Array) -> Array:
@@ -180,8 +237,8 @@ class ChainModel:
         """
         factors = np.atleast_2d(np.asarray(factors, dtype=float))
         probs = scale_breaks(self.fitted.probs[None], self.space, factors[:, None, :])
-        probs, _ = _release_traps(probs, self.n_states)
-        visits, _ = _visits_and_returns(probs, self.n_states, [])
+        probs, _ = release_traps(probs, self.n_states)
+        visits, _ = visits_and_returns(probs, self.n_states, [])
         ok, broken = self.space.ok(moment), self.space.broken(moment)
         w = self.fitted.seg_w
         b = visits[..., broken] @ w

@@ -97,7 +97,7 @@ class Valuation:
                 )
         money = np.zeros(len(service.outcomes))
         for k, o in enumerate(service.outcomes):
-            per_unit = weights.get(o.id, o.value)
+            per_unit = weights.get(o.id, o.money_per_unit)
             if per_unit is not None:
                 money[k] = float(per_unit) * weights.get(o.perspective, 1.0)
         return cls(service=service, volume=volume, money_per_unit=money, weights=weights)

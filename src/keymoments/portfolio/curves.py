@@ -37,10 +37,10 @@ def gearing_curves(
         factors = np.ones((points, chain.n_moments))
         factors[:, i] = steps
         stacked = np.vstack([chain.identity()[None], factors])
-        outcomes = chain.outcomes(stacked)
+        ev = chain.evaluate(stacked)
         share = chain.break_share(factors, i)
-        gain = outcomes[1:] - outcomes[0]
-        money = ctx.valuation.per_year(gain)
+        gain = ev.outcomes[1:] - ev.outcomes[0]
+        money = ctx.valuation.per_year(ev.priced[1:] - ev.priced[0])
         for s in range(points):
             for k, o in enumerate(service.outcomes):
                 rows.append(

@@ -89,7 +89,7 @@ def frontier(
 
     best_user = solve(coef["user"], top_budget)
     best_provider = solve(coef["provider"], top_budget)
-    (gu, gp), _ = evaluate_plans(ctx, [best_user, best_provider])
+    _, _, (gu, gp) = evaluate_plans(ctx, [best_user, best_provider])
     u_star = float(gu @ coef["user"]) or 1.0
     p_star = float(gp @ coef["provider"]) or 1.0
     u_star = u_star if u_star > 0 else 1.0
@@ -103,7 +103,7 @@ def frontier(
         for a in alphas:
             c = a * coef["user"] / u_star + (1 - a) * coef["provider"] / p_star
             plan = solve(c, budget, float(a))
-            gain, _ = evaluate_plans(ctx, [plan])
+            _, _, gain = evaluate_plans(ctx, [plan])
             rows.append(
                 {
                     "budget": float(budget),

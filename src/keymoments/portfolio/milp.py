@@ -140,84 +140,58 @@ class ChainProgram:
             cols.append(c_arr)
             vals.append(np.asarray(v, dtype=float))
 
-        outs = chain.service.outcomes
-        binary = {o: j for j, o in enumerate(space.binary_outcomes)}
-        numeric_coef = [
-            (k, o.id) for k, o in enumerate(outs) if o.kind != "binary" and self.money[k] != 0
-        ]
-        markers = [
-            (k, space.outcome(binary[o.id]))
-            for k, o in enumerate(outs)
-            if o.kind == "binary" and self.money[k] != 0
-        ]
-        fitted = chain.fitted
-        for g in range(chain.n_segments):
-            weight = float(fitted.seg_w[g])
-            if weight <= 0:
-                continue
-            copies: list[tuple[int | None, Array]] = []
-            if numeric_coef:
-                coef = np.zeros(S)
-                for k, oid in numeric_coef:
-                    coef += self.money[k] * fitted.rewards[oid][g]
-                copies.append((None, coef * weight))
-            for k, state in markers:
-                coef = np.zeros(S)
-                coef[state] = self.money[k] * weight
-                copies.append((state, coef))
-            for marker, coef in copies:
-                P = fitted.probs[g].copy()
-                if marker is not None:
-                    P[1 + marker, :] = 0.0
-                block_start = n
-                v = np.arange(block_start, block_start + S)
-                n += S
-                # standard balance: v_j - sum_r Q[r, j] v_r = start_j
-                A = np.eye(S) - P[1:, :S].T
-                rhs = P[0, :S].copy()
-                ys: list[tuple[int, int, int, int]] = []  # (moment, row, option, var)
-                for m, opts in self.options.items():
-                    ok, broken = space.ok(m), space.broken(m)
-                    feeders = np.flatnonzero(P[:, broken] > 0)
-                    for r in feeders.tolist():
-                        pb, po = P[r, broken], P[r, ok]
-                        new_b = [min(o.factor * pb, pb + po) for o in opts]
-                        new_o = [pb + po - b for b in new_b]
-                        if r == 0:
-                            rhs[ok] -= po
-                            rhs[broken] -= pb
-                            lam = [self.lam_index[(m, k)] for k in range(len(opts))]
-                            # the start row's flow into the moment: sum_k new * lam_k
-                            add(row + ok, lam, [-x for x in new_o])
-                            add(row + broken, lam, [-x for x in new_b])
-                            continue
-                        A[ok, r - 1] += po
-                        A[broken, r - 1] += pb
-                        for k in range(len(opts)):
-                            ys.append((m, int(r), k, n))
-                            add(row + ok, [n], [-new_o[k]])
-                            add(row + broken, [n], [-new_b[k]])
-                            n += 1
-                nz = np.nonzero(A)
-                add_rows = row + nz[0]
-                rows.append(add_rows.astype(np.int64))
-                cols.append((block_start + nz[1]).astype(np.int64))
-                vals.append(A[nz])
-                lo.extend(rhs.tolist())
-                hi.extend(rhs.tolist())
-                row += S
-                # linking: sum_k y_mrk = v_r for each moment m and feeding row r
-                groups: dict[tuple[int, int], list[int]] = {}
-                for m, r, k, var in ys:
-                    groups.setdefault((m, r), []).append(var)
-                    bounded.append((var, self.lam_index[(m, k)], len(blocks), r))
-                for (_m, r), vars_ in groups.items():
-                    add(row, [*vars_, block_start + r - 1], [1.0] * len(vars_) + [-1.0])
-                    lo.append(0.0)
-                    hi.append(0.0)
-                    row += 1
-                objective.extend(zip(v.tolist(), coef.tolist(), strict=True))
-                blocks.append(_Block(offset=block_start, n_vars=n - block_start, P=P))
+        # one block per chain and segment that carries money (ChainModel.blocks)
+        for view, g, coef in chain.blocks(self.money):
+            P = chain.views[view][g]
+            block_start = n
+            v = np.arange(block_start, block_start + S)
+            n += S
+            # standard balance: v_j - sum_r Q[r, j] v_r = start_j
+            A = np.eye(S) - P[1:, :S].T
+            rhs = P[0, :S].copy()
+            ys: list[tuple[int, int, int, int]] = []  # (moment, row, option, var)
+            for m, opts in self.options.items():
+                ok, broken = space.ok(m), space.broken(m)
+                feeders = np.flatnonzero(P[:, broken] > 0)
+                for r in feeders.tolist():
+                    pb, po = P[r, broken], P[r, ok]
+                    new_b = [min(o.factor * pb, pb + po) for o in opts]
+                    new_o = [pb + po - b for b in new_b]
+                    if r == 0:
+                        rhs[ok] -= po
+                        rhs[broken] -= pb
+                        lam = [self.lam_index[(m, k)] for k in range(len(opts))]
+                        # the start row's flow into the moment: sum_k new * lam_k
+                        add(row + ok, lam, [-x for x in new_o])
+                        add(row + broken, lam, [-x for x in new_b])
+                        continue
+                    A[ok, r - 1] += po
+                    A[broken, r - 1] += pb
+                    for k in range(len(opts)):
+                        ys.append((m, int(r), k, n))
+                        add(row + ok, [n], [-new_o[k]])
+                        add(row + broken, [n], [-new_b[k]])
+                        n += 1
+            nz = np.nonzero(A)
+            add_rows = row + nz[0]
+            rows.append(add_rows.astype(np.int64))
+            cols.append((block_start + nz[1]).astype(np.int64))
+            vals.append(A[nz])
+            lo.extend(rhs.tolist())
+            hi.extend(rhs.tolist())
+            row += S
+            # linking: sum_k y_mrk = v_r for each moment m and feeding row r
+            groups: dict[tuple[int, int], list[int]] = {}
+            for m, r, k, var in ys:
+                groups.setdefault((m, r), []).append(var)
+                bounded.append((var, self.lam_index[(m, k)], len(blocks), r))
+            for (_m, r), vars_ in groups.items():
+                add(row, [*vars_, block_start + r - 1], [1.0] * len(vars_) + [-1.0])
+                lo.append(0.0)
+                hi.append(0.0)
+                row += 1
+            objective.extend(zip(v.tolist(), coef.tolist(), strict=True))
+            blocks.append(_Block(offset=block_start, n_vars=n - block_start, P=P))
         self.n_vars = n
         # one option per moment
         for m, opts in self.options.items():

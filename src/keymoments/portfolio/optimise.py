@@ -53,14 +53,20 @@ FRONTIER_IN_ANALYSE = 12
 _TIE_BREAK = 1e-6
 
 
-def evaluate_plans(ctx: PlanContext, plans: Sequence[Sequence[int]]) -> tuple[Array, Array]:
-    """Exact outcome gains (P, O) and per-segment gains (P, G, O) of plans (candidate positions)."""
+def evaluate_plans(ctx: PlanContext, plans: Sequence[Sequence[int]]) -> tuple[Array, Array, Array]:
+    """Exact gains of plans (candidate positions): outcome gains (P, O), per-segment
+    gains (P, G, O), and the gains the money per unit multiplies (P, O; the outcome's
+    own, or for an outcome priced by a value column the amount it brings per case)."""
     factors = [ctx.chain.identity()] + [
         factors_of(p, ctx.candidates, ctx.chain.n_moments, barrier_models=ctx.barrier_models)
         for p in plans
     ]
     ev = ctx.chain.evaluate(np.stack(factors))
-    return ev.outcomes[1:] - ev.outcomes[0], ev.per_segment[1:] - ev.per_segment[:1]
+    return (
+        ev.outcomes[1:] - ev.outcomes[0],
+        ev.per_segment[1:] - ev.per_segment[:1],
+        ev.priced[1:] - ev.priced[0],
+    )
 
 
 def _program(
@@ -236,17 +242,17 @@ def optimise(
     singles = [[p] for p in range(len(ctx.candidates)) if p in set(ctx.usable())]
     best = plans[0]
     without = [[q for q in best if q != p] for p in best]
-    gains, seg_gains = evaluate_plans(ctx, [*plans, *singles, *without])
+    gains, seg_gains, priced = evaluate_plans(ctx, [*plans, *singles, *without])
     n_plans = len(plans)
     plan_objs = []
     for j, members in enumerate(plans):
-        plan_objs.append(_plan(ctx, members, gains[j], seg_gains[j]))
+        plan_objs.append(_plan(ctx, members, gains[j], seg_gains[j], priced[j]))
     single_value = {
-        singles[j][0]: float(val.total(gains[n_plans + j])) for j in range(len(singles))
+        singles[j][0]: float(val.total(priced[n_plans + j])) for j in range(len(singles))
     }
     plan_value = plan_objs[0].value
     marginal = {
-        p: plan_value - float(val.total(gains[n_plans + len(singles) + j]))
+        p: plan_value - float(val.total(priced[n_plans + len(singles) + j]))
         for j, p in enumerate(best)
     }
     rows = []
@@ -374,11 +380,13 @@ def _notes(ctx: PlanContext, include: Sequence[str], exclude: Sequence[str]) -> 
     return notes
 
 
-def _plan(ctx: PlanContext, members: list[int], gain: Array, seg_gain: Array) -> Plan:
+def _plan(
+    ctx: PlanContext, members: list[int], gain: Array, seg_gain: Array, priced: Array
+) -> Plan:
     val = ctx.valuation
     outs = ctx.service.outcomes
     cost = float(sum(ctx.candidates[p].cost for p in members))
-    money = val.per_year(gain)
+    money = val.per_year(priced)
     value = float(np.nansum(money))
     return Plan(
         members=list(members),
@@ -388,7 +396,7 @@ def _plan(ctx: PlanContext, members: list[int], gain: Array, seg_gain: Array) ->
         per_year={o.id: float(gain[k] * val.volume) for k, o in enumerate(outs)},
         money={o.id: float(money[k]) for k, o in enumerate(outs)},
         value=value,
-        by_perspective=val.by_perspective(gain),
+        by_perspective=val.by_perspective(priced),
         segment_gain=np.asarray(seg_gain, dtype=float),
     )
 

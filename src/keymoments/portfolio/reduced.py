@@ -90,7 +90,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from keymoments.errors import EngineError
-from keymoments.journey.fit import _release_traps
+from keymoments.journey.kernel import release_traps
 from keymoments.portfolio.chain import ChainModel, scale_breaks
 from keymoments.portfolio.interventions import Option
 from keymoments.portfolio.milp import ChainProgram, Solution, quiet_stdout
@@ -162,36 +162,10 @@ class MomentProgram:
     def _blocks(self) -> None:
         chain, space = self.chain, self.chain.space
         S = chain.n_states
-        fitted = chain.fitted
-        outs = chain.service.outcomes
-        binary = {o: j for j, o in enumerate(space.binary_outcomes)}
-        probs: list[Array] = []
-        coefs: list[Array] = []
-        for g in range(chain.n_segments):
-            weight = float(fitted.seg_w[g])
-            if weight <= 0:
-                continue
-            plain = np.zeros(S)  # money per visit on the segment's own chain
-            for k, o in enumerate(outs):
-                if o.kind != "binary" and self.money[k] != 0:
-                    plain += self.money[k] * fitted.rewards[o.id][g]
-            returns = self._may_return(fitted.probs[g])
-            for k, o in enumerate(outs):
-                if o.kind == "binary" and self.money[k] != 0:
-                    marker = space.outcome(binary[o.id])
-                    if not returns[marker]:
-                        # no plan can bring a case back to it: its visits are the chance
-                        plain[marker] += self.money[k]
-                        continue
-                    P = fitted.probs[g].copy()
-                    P[1 + marker, :] = 0.0  # reaching the marker ends this block's journey
-                    c = np.zeros(S)
-                    c[marker] = self.money[k] * weight
-                    probs.append(P)
-                    coefs.append(c)
-            if np.any(plain != 0):
-                probs.append(fitted.probs[g])
-                coefs.append(plain * weight)
+        # one block per chain and segment that carries money (ChainModel.blocks)
+        found = chain.blocks(self.money)
+        probs = [chain.views[v][g] for v, g, _ in found]
+        coefs = [coef for _, _, coef in found]
         self.P = np.stack(probs) if probs else np.zeros((0, S + 1, S + 2))
         self.c = np.stack(coefs) if coefs else np.zeros((0, S))
         M = len(self.moments)
@@ -216,28 +190,6 @@ class MomentProgram:
         delta[..., ~self.valid] = 0.0
         self.delta = delta
 
-    def _may_return(self, P: Array) -> NDArray[np.bool_]:
-        """States some plan could lead back to themselves (any option at any moment).
-
-        An option only moves flow between a moment's ok and broken states, so
-        the edges any plan can have are the fitted ones plus, in every row
-        reaching a moment, both of its states.
-        """
-        space = self.chain.space
-        S = self.chain.n_states
-        edges = P[1:, :S] > 0
-        for m in self.moments_with_options:
-            ok, broken = space.ok(m), space.broken(m)
-            feeds = edges[:, ok] | edges[:, broken]
-            edges[feeds, ok] = edges[feeds, broken] = True
-        reach = edges.copy()
-        for _ in range(S):
-            more = reach | ((reach.astype(np.int64) @ edges.astype(np.int64)) > 0)
-            if (more == reach).all():
-                break
-            reach = more
-        return np.asarray(np.diag(reach), dtype=bool)
-
     def _chains(self, choice: NDArray[np.int64]) -> Array:
         factors = np.ones(self.chain.n_moments)
         factors[self.moments] = self.factor[np.arange(len(self.moments)), choice]
@@ -255,7 +207,7 @@ class MomentProgram:
         if N is not None and np.all(np.isfinite(N)) and N.min() > -1e-9 and N.max() < 1e9:
             return np.asarray(N, dtype=float)
         # a loop with no way out is harmless only where the start never reaches it
-        released, stuck = _release_traps(P, S)
+        released, stuck = release_traps(P, S)
         if stuck.any():
             return None
         try:

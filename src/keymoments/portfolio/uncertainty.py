@@ -87,8 +87,8 @@ def monte_carlo(
             )
             for plan in plans
         ]
-        outcomes = chain.outcomes(np.stack(factors))
-        values[d] = val.total(outcomes[1:] - outcomes[0])
+        priced = chain.evaluate(np.stack(factors)).priced
+        values[d] = val.total(priced[1:] - priced[0])
         if progress is not None and ((d + 1) % 50 == 0 or d + 1 == n_draws):
             progress(d + 1, n_draws)
     returns = values - costs[None, :]

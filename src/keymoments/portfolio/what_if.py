@@ -179,9 +179,10 @@ def what_if(
     ev = chain.evaluate(np.stack([chain.identity(), factors]))
     base, after = ev.outcomes[0], ev.outcomes[1]
     gain = after - base
+    priced = ev.priced[1] - ev.priced[0]
     val = ctx.valuation
-    money = val.per_year(gain)
-    value = val.by_perspective(gain)
+    money = val.per_year(priced)
+    value = val.by_perspective(priced)
     value["total"] = float(np.nansum(money))
     outs = service.outcomes
     segments: dict[str, dict[str, float]] = {}

@@ -220,25 +220,47 @@ def _main_barriers(result: AnalysisResult, moment_id: str) -> str:
 
 
 def money_at_stake(result: AnalysisResult) -> list[dict[str, Any]]:
-    """Per key moment and perspective judged on money: a year's money if it never broke."""
+    """Per key moment (or conflict) and side with money: a year's money if it never broke.
+
+    A side's money is its outcomes' values added up, whichever measure decided
+    that the moment is key for it.
+    """
     volume = result.service.volume
     rows = []
     for m in result.moments:
         for p in ("user", "provider"):
-            d = m.deciding.get(p)
-            if d is None or d.measure != "money" or not (m.key.get(p) or m.quadrant == "conflict"):
+            money = m.money(p)
+            if money is None or not (m.key.get(p) or m.quadrant == "conflict"):
                 continue
             rows.append(
                 {
                     "moment": m.name,
                     "perspective": p,
-                    "per_case": d.recoverable,
-                    "ci": d.ci,
-                    "per_year": None if not volume else d.recoverable * volume,
-                    "per_year_ci": None if not volume else (d.ci[0] * volume, d.ci[1] * volume),
+                    "per_case": money.recoverable,
+                    "ci": money.ci,
+                    "per_year": None if not volume else money.recoverable * volume,
+                    "per_year_ci": None
+                    if not volume
+                    else (money.ci[0] * volume, money.ci[1] * volume),
                 }
             )
     return rows
+
+
+def _without_money(result: AnalysisResult) -> list[str]:
+    """Why a key moment has no money figure, one sentence per moment and side."""
+    notes = []
+    for m in result.moments:
+        for p in ("user", "provider"):
+            if not m.key.get(p) or m.money(p) is not None:
+                continue
+            judged = m.deciding.get(p)
+            on = result.service.outcome(judged.measure).label if judged is not None else ""
+            notes.append(
+                f"{m.name} is key for the {p} on {on}, and none of the {p}'s outcomes "
+                "carries a money value; give one a 'value' to see what it is worth"
+            )
+    return notes
 
 
 def headline_section(result: AnalysisResult) -> Section:
@@ -295,11 +317,12 @@ def headline_section(result: AnalysisResult) -> Section:
                 numeric=[False, False, True, True][: len(columns)],
             )
         )
-    else:
+    if stakes and not volume:
         s.notes.append(
-            "No money figure: no outcome of a key moment carries a value per case "
-            "(give outcomes a 'value' and the service a 'volume' to see one)."
+            "Money per case only: give the service a 'volume' (cases a year) to see a year's."
         )
+    for note in _without_money(result):
+        s.notes.append(f"No money figure: {note}.")
     for attr in ("drivers", "emotion"):
         headline = getattr(getattr(result, attr, None), "headline", None)
         if isinstance(headline, str) and headline:
@@ -415,6 +438,7 @@ def gearing_section(result: AnalysisResult) -> Section:
         "by the average over all moments, so 3 means worth three average moments. "
         f"Lines are {pct}% intervals from {result.n_boot} bootstrap resamples of cases."
     )
+    s.tables.append(outcomes_table(result))
     table = _gearing_table(result)
     frame = charts.gearing_frame(result)
     s.figures.append(
@@ -430,6 +454,31 @@ def gearing_section(result: AnalysisResult) -> Section:
     if after is not None:
         s.tables.append(after)
     return s
+
+
+def outcomes_table(result: AnalysisResult) -> Table:
+    """Each outcome as observed and as the journey model gives it before any fix.
+
+    The recoverables are differences on that model, so it should give back what
+    was observed; a gap is also a warning of the analysis.
+    """
+    pct = round(result.confidence * 100)
+    rows = []
+    for k, o in enumerate(result.service.outcomes):
+        mean = result.outcome_means[k]
+        model = result.model_means[k] if k < len(result.model_means) else None
+        show = _pct if o.kind == "binary" else fmt_number
+        cell = "–" if model is None else show(model)
+        if model is not None and k < len(result.model_mean_ci) and result.n_boot:
+            lo, hi = result.model_mean_ci[k]
+            cell += f" [{show(lo)} to {show(hi)}]"
+        rows.append([o.label, o.perspective, "–" if mean is None else show(mean), cell])
+    return Table(
+        caption=f"Outcomes as observed and as the journey model gives them ({pct}% interval)",
+        columns=["outcome", "for", "observed", "journey model"],
+        rows=rows,
+        numeric=[False, False, True, True],
+    )
 
 
 def _after_break_table(result: AnalysisResult) -> Table | None:

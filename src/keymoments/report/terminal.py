@@ -65,6 +65,31 @@ def _read_table(result: AnalysisResult) -> Table:
     return table
 
 
+def _outcomes_table(result: AnalysisResult) -> Table:
+    """Each outcome as observed and as the fitted journey model gives it (before any fix)."""
+    pct = int(result.confidence * 100)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"Outcomes: observed, and as the journey model reproduces them [{pct}% interval]",
+        title_justify="left",
+    )
+    for col in ("outcome", "for", "observed", "model"):
+        table.add_column(col, justify="right" if col in ("observed", "model") else "left")
+    for k, o in enumerate(result.service.outcomes):
+        mean = result.outcome_means[k]
+        model = result.model_means[k] if k < len(result.model_means) else None
+        as_pct = o.kind == "binary"
+        shown = "–" if mean is None else (_pct(mean) if as_pct else _num(mean))
+        cell = "–"
+        if model is not None:
+            cell = _pct(model) if as_pct else _num(model)
+            if k < len(result.model_mean_ci) and result.n_boot:
+                lo, hi = result.model_mean_ci[k]
+                cell += f" [{_pct(lo)}, {_pct(hi)}]" if as_pct else f" [{_num(lo)}, {_num(hi)}]"
+        table.add_row(o.label, o.perspective, shown, cell)
+    return table
+
+
 def _moments_table(result: AnalysisResult) -> Table:
     pct = int(result.confidence * 100)
     table = Table(
@@ -207,8 +232,8 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     )
     volume = result.service.volume
     for m in result.moments:
-        provider = m.deciding.get("provider")
-        if m.key["provider"] and provider is not None and provider.measure == "money" and volume:
+        provider = m.money("provider")
+        if m.key["provider"] and provider is not None and volume:
             lo, hi = provider.ci
             headline.append(
                 f"\nIf '{m.name}' never broke: {provider.recoverable * volume:,.0f} a year "
@@ -231,6 +256,7 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
         )
     parts: list[object] = [Panel(headline, expand=False), _read_table(result)]
     if not result.survey_only:
+        parts.append(_outcomes_table(result))
         parts.append(_moments_table(result))
     paths = _after_break(result)
     if paths is not None:
