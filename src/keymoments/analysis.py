@@ -40,6 +40,7 @@ from keymoments.errors import (
     DataError,
     DataWarning,
     KeymomentsWarning,
+    ModelCheckWarning,
     ModelError,
     StatisticsWarning,
 )
@@ -52,9 +53,11 @@ from keymoments.experience.survey import (
     case_columns_from_events,
     measure_experience,
 )
-from keymoments.gearing import Impacts, estimate_impacts
+from keymoments.gearing import Impacts, estimate_impacts, outcome_scale
 from keymoments.journey.after_break import after_break
+from keymoments.journey.check import CheckRow, model_check
 from keymoments.journey.fit import JourneyData
+from keymoments.journey.memory import MemoryChoice, choose_memory
 from keymoments.journey.states import StateSpace
 from keymoments.journey.summaries import MAX_SEGMENT_VALUES, band_labels, summarise_journeys
 from keymoments.model import Service, load_service
@@ -63,7 +66,7 @@ from keymoments.result import AnalysisResult, MomentResult
 __all__ = ["Progress", "analyse"]
 
 # progress(stage, done, total): stage names are "read", "summarise", "bootstrap",
-# "barriers", "drivers".
+# "check", "barriers", "drivers".
 Progress = Callable[[str, int, int], None]
 DataInput: TypeAlias = str | Path | pd.DataFrame | None
 
@@ -137,6 +140,7 @@ def analyse(
     missing: str | None = None,
     by_segment: bool | None = None,
     plan: bool = True,
+    memory: str | list[str] | None = None,
 ) -> AnalysisResult:
     """Find the key moments of a service in its journey data.
 
@@ -160,6 +164,8 @@ def analyse(
         plan: when the model has interventions, choose the best plan (and the
             frontier, when cheap) with the model's budget; ``False`` leaves
             ``portfolio`` empty for the caller to plan (as ``keymoments plan`` does).
+        memory: which breaks the journey chain remembers: ``"auto"``, ``"none"``
+            or a list of moment ids (default: the model's ``memory``, auto).
 
     With a cases table but no events (moments with a ``rating``, a numeric
     outcome), the analysis is survey-only: drivers and the emotion curve,
@@ -237,15 +243,31 @@ def analyse(
         _require_mapped_events(summary, log)
         data = JourneyData.from_summary(summary)
         _warn_about_data(service, summary, data)
+        used_seed = service.analysis.seed if seed is None else seed
+        choice = _memory(service, data, service.memory if memory is None else memory, used_seed)
+        data = data.with_memory(
+            tuple(service.moments.index(service.moment(m)) for m in choice.chosen)
+        )
         impacts = estimate_impacts(
             data,
             service,
             n_boot=bootstrap,
-            seed=seed,
+            seed=used_seed,
             progress=lambda done, total: notify("bootstrap", done, total),
         )
         _warn_about_estimates(service, impacts)
         _warn_about_model_means(service, data, impacts)
+        notify("check", 0, 1)
+        checks = model_check(
+            data,
+            service,
+            n_boot=impacts.n_boot,
+            seed=used_seed,
+            confidence=impacts.confidence,
+            outcome_sd=outcome_scale(data, service, impacts.point),
+        )
+        notify("check", 1, 1)
+        _warn_about_checks(service, checks, choice)
         barrier_data = summarise_barriers(
             events_table,
             service,
@@ -268,6 +290,9 @@ def analyse(
         )
         reports: list[ReadReport] = [log.report, *([case_table.report] if case_table else [])]
         result = _assemble(service, summary, data, impacts, reports, eng)
+        result.memory = choice
+        result.model_check = checks
+        result.seed = used_seed
         if barrier_data is not None:
             result.barriers = estimate_barriers(
                 barrier_data,
@@ -338,6 +363,70 @@ def _warn_about_estimates(service: Service, impacts: Impacts) -> None:
                 StatisticsWarning,
                 stacklevel=3,
             )
+
+
+def _memory(
+    service: Service, data: JourneyData, setting: str | list[str], seed: int
+) -> MemoryChoice:
+    """The moments whose breaks the chain remembers: chosen, none, or as listed."""
+    if isinstance(setting, str) and setting not in ("auto", "none"):
+        setting = [m.strip() for m in setting.split(",") if m.strip()]
+    if setting == "none":
+        return MemoryChoice("none", [])
+    if isinstance(setting, list):
+        ids = [m.id for m in service.moments]
+        for mid in setting:
+            if mid not in ids or not service.moment(mid).breakable:
+                raise ModelError(
+                    f"memory: {mid!r} is not a moment that can break; give moment ids "
+                    f"among {', '.join(m.id for m in service.moments if m.breakable)}, "
+                    "'auto' or 'none'",
+                    field="memory",
+                )
+        return MemoryChoice(list(setting), [m.id for m in service.moments if m.id in setting])
+    return choose_memory(data, service, seed=seed)
+
+
+# history groups the model misses, named one by one in warnings (the rest counted)
+_CHECK_WARNINGS = 3
+
+
+def _warn_about_checks(service: Service, checks: list[CheckRow], choice: MemoryChoice) -> None:
+    """Name the histories (and segments) the journey model does not reproduce."""
+    missed = [r for r in checks if not r.ok and r.group != "all"]
+    missed.sort(key=lambda r: -abs(r.observed - r.model) / max(abs(r.observed), 1e-9))
+    for r in missed[:_CHECK_WARNINGS]:
+        o = service.outcome(r.outcome)
+        show = (lambda v: f"{v:.1%}") if o.kind == "binary" else (lambda v: f"{v:.3g}")
+        what = f"reached {o.label!r}" if o.kind == "binary" else f"had a mean {o.label!r} of"
+        if r.moment is not None:
+            who = (
+                f"of the cases that broke {service.moment(r.moment).label!r} earlier"
+                if r.broke
+                else f"of the cases that did not break {service.moment(r.moment).label!r}"
+            )
+            hint = (
+                f"; the chain forgets that history: add {r.moment!r} under 'memory:' in the "
+                "model (or leave memory: auto)"
+                if r.broke and r.moment not in choice.chosen
+                else ""
+            )
+        else:
+            who, hint = f"in segment {r.segment!r}", ""
+        warnings.warn(
+            f"model check: {who}, {show(r.observed)} {what}; the journey model predicts "
+            f"{show(r.model)} [{show(r.ci[0])}, {show(r.ci[1])}]{hint}",
+            ModelCheckWarning,
+            stacklevel=3,
+        )
+    more = len(missed) - _CHECK_WARNINGS
+    if more > 0:
+        warnings.warn(
+            f"model check: {more} more group{'s' if more > 1 else ''} where the journey "
+            "model misses what happened (see model_check in the result)",
+            ModelCheckWarning,
+            stacklevel=3,
+        )
 
 
 def _check_columns(service: Service, log: EventLog, cases: CaseTable | None) -> None:

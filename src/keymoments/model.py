@@ -407,6 +407,9 @@ class Service(_Strict):
     budget: float | None = Field(None, ge=0)
     # shown with every money figure (GBP, EUR, £...)
     currency: str | None = None
+    # which breaks the journey chain remembers: auto (chosen from the data), none
+    # (a first-order chain) or a list of moment ids (see docs/concepts.md)
+    memory: Literal["auto", "none"] | list[str] = "auto"
     moments: list[Moment] = Field(min_length=1)
     outcomes: list[Outcome] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)
@@ -496,6 +499,20 @@ class Service(_Strict):
                             "rate; add 'broken' to the moment",
                         )
                     )
+        if isinstance(self.memory, list):
+            for k, mid in enumerate(self.memory):
+                if mid not in moment_ids:
+                    problems.append((("memory", k), _unknown("moment", mid, moment_ids)))
+                elif not self.moment(mid).breakable:
+                    problems.append(
+                        (
+                            ("memory", k),
+                            f"moment {mid!r} cannot break (no 'broken' activities nor "
+                            "'broken_if' rule), so there is no break to remember",
+                        )
+                    )
+            if len(set(self.memory)) < len(self.memory):
+                problems.append((("memory",), "a moment is listed twice under 'memory'"))
         for column, values in self.filters.items():
             if not values:
                 problems.append(

@@ -24,6 +24,7 @@ _STAGES = {
     "read": "Reading",
     "summarise": "Summarising journeys",
     "bootstrap": "Bootstrap",
+    "check": "Model check",
     "plan": "Choosing the plan",
     "uncertainty": "Monte Carlo",
     "frontier": "Frontier",
