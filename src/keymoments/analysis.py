@@ -55,7 +55,7 @@ from keymoments.experience.survey import (
 )
 from keymoments.gearing import Impacts, estimate_impacts, outcome_scale
 from keymoments.journey.after_break import after_break
-from keymoments.journey.check import CheckRow, model_check
+from keymoments.journey.check import CheckRow, ModelCheck
 from keymoments.journey.fit import JourneyData
 from keymoments.journey.memory import MemoryChoice, choose_memory
 from keymoments.journey.states import StateSpace
@@ -66,7 +66,7 @@ from keymoments.result import AnalysisResult, MomentResult
 __all__ = ["Progress", "analyse"]
 
 # progress(stage, done, total): stage names are "read", "summarise", "bootstrap",
-# "check", "barriers", "drivers".
+# "barriers", "drivers".
 Progress = Callable[[str, int, int], None]
 DataInput: TypeAlias = str | Path | pd.DataFrame | None
 
@@ -248,25 +248,21 @@ def analyse(
         data = data.with_memory(
             tuple(service.moments.index(service.moment(m)) for m in choice.chosen)
         )
+        # the model check reads the bootstrap's own draws, as they are evaluated
+        check = ModelCheck(data, service)
         impacts = estimate_impacts(
             data,
             service,
             n_boot=bootstrap,
             seed=used_seed,
             progress=lambda done, total: notify("bootstrap", done, total),
+            listener=check,
         )
         _warn_about_estimates(service, impacts)
         _warn_about_model_means(service, data, impacts)
-        notify("check", 0, 1)
-        checks = model_check(
-            data,
-            service,
-            n_boot=impacts.n_boot,
-            seed=used_seed,
-            confidence=impacts.confidence,
-            outcome_sd=outcome_scale(data, service, impacts.point),
+        checks = check.rows(
+            confidence=impacts.confidence, outcome_sd=outcome_scale(data, service, impacts.point)
         )
-        notify("check", 1, 1)
         _warn_about_checks(service, checks, choice)
         barrier_data = summarise_barriers(
             events_table,

@@ -26,17 +26,21 @@ RETRY = [0.5, 0.6, 0.7, 0.5, 0.0]  # after a break: the same moment again, else 
 REWARD_OK = [0.0, 0.3, 0.2, 0.2, 0.8]
 REWARD_BROKEN = [-0.2, -0.8, -0.3, -0.5, -1.0]
 
-SERVICE = """
+SERVICE = (
+    """
 version: 1
 name: Diagnostic pathway (remembers)
 moments:
-""" + "".join(
-    f"  - {{id: {m}, reached: [{ok}, {bad}], broken: [{bad}]}}\n"
-    for m, ok, bad in zip(MOMENTS, OK, BROKEN, strict=True)
-) + """outcomes:
+"""
+    + "".join(
+        f"  - {{id: {m}, reached: [{ok}, {bad}], broken: [{bad}]}}\n"
+        for m, ok, bad in zip(MOMENTS, OK, BROKEN, strict=True)
+    )
+    + """outcomes:
   - {id: treated, perspective: provider, reached: [treatment_started]}
   - {id: wellbeing, perspective: user, column: wellbeing}
 """
+)
 
 
 def simulate(

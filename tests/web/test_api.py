@@ -256,9 +256,7 @@ def test_a_run_finds_the_appointment_and_reports_progress(
     # Polled every 0.2 s, so a stage shorter than that can pass unseen (the journey
     # summaries of this small demo take less); what is seen must come in order.
     seen = list(dict.fromkeys(status["stages_seen"]))
-    order = [
-        "start", "read", "summarise", "bootstrap", "check", "drivers", "barriers", "write", "done"
-    ]  # fmt: skip
+    order = ["start", "read", "summarise", "bootstrap", "drivers", "barriers", "write", "done"]
     known = [s for s in seen if s in order]
     assert known == sorted(known, key=order.index), seen
     assert seen[-1] == "done" and set(seen) - {"start", "done"}, seen
@@ -435,7 +433,7 @@ def test_every_stage_is_reported_to_the_progress_callback(demo_files: dict[str, 
         progress=lambda stage, done, total: calls.append((stage, done, total)),
     )
     stages = list(dict.fromkeys(stage for stage, _, _ in calls))
-    assert stages[:4] == ["read", "summarise", "bootstrap", "check"]
+    assert stages[:3] == ["read", "summarise", "bootstrap"]
     for stage in stages:
         mine = [(done, total) for s, done, total in calls if s == stage]
         assert mine[0][0] == 0 and mine[-1][0] == mine[-1][1] > 0, (stage, mine)

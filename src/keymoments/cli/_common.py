@@ -24,7 +24,6 @@ _STAGES = {
     "read": "Reading",
     "summarise": "Summarising journeys",
     "bootstrap": "Bootstrap",
-    "check": "Model check",
     "plan": "Choosing the plan",
     "uncertainty": "Monte Carlo",
     "frontier": "Frontier",

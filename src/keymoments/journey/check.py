@@ -28,26 +28,27 @@ raising warnings for differences nobody would act on. Groups of fewer than
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from keymoments.journey.fit import (
     ChainSet,
+    Evaluation,
     JourneyData,
     _money_weights,
-    _rewards,
     _segment_chains,
-    reward_sums,
 )
 from keymoments.journey.kernel import fundamental, release_traps
 from keymoments.model import Service
 
-__all__ = ["MIN_GROUP", "RELATIVE", "TOLERANCE", "CheckRow", "model_check"]
+if TYPE_CHECKING:
+    from keymoments.gearing import DrawBlock
+
+__all__ = ["MIN_GROUP", "RELATIVE", "TOLERANCE", "CheckRow", "ModelCheck"]
 
 Array = NDArray[np.float64]
 
@@ -92,10 +93,7 @@ def _groups(data: JourneyData, service: Service) -> dict[tuple[int | None, int],
     (before the marker's first visit, when there is a marker)."""
     space = data.space
     sigs = data.sigs
-    lengths = np.array([sig.count(".") + 1 if sig else 0 for sig in sigs], dtype=np.int64)
-    joined = ".".join(sig for sig in sigs if sig)
-    codes = np.array(joined.split("."), dtype=np.int64) if joined else np.zeros(0, np.int64)
-    row_of = np.repeat(np.arange(len(sigs)), lengths)
+    codes, row_of = data.parsed.codes, data.parsed.row_of
     position = np.arange(len(codes))
     breakable = [i for i, m in enumerate(service.moments) if m.breakable]
     out: dict[tuple[int | None, int], Array] = {}
@@ -116,10 +114,13 @@ def _predictions(
     data: JourneyData,
     service: Service,
     weights: Array,
-    sums: list[dict[str, Any]],
+    rewards: list[dict[str, tuple[Array, Array]]],
     money: dict[str, Array],
 ) -> dict[tuple[int, str], Array]:
     """Model values per outcome for many weightings (draws × rows), one batch each.
+
+    ``rewards`` holds each draw's fitted rewards and intercepts per numeric
+    outcome (as the analysis fitted them, :attr:`Evaluation.rewards`).
 
     Keys (k, "all"), (k, "seg:g"), (k, "broke:i"), (k, "kept:i"); values (draws,).
     """
@@ -153,10 +154,9 @@ def _predictions(
             intercept = np.zeros((n_draws, n_seg))
             r = None
         else:
-            fitted = [_rewards(data, sums[d][o.id]) for d in range(n_draws)]
-            rewards = np.stack([f[0] for f in fitted])  # (D, G, S_base)
-            intercept = np.stack([f[1] for f in fitted])  # (D, G)
-            r = np.tile(rewards, (1, 1, space.n_histories))  # (D, G, S)
+            per_state = np.stack([rewards[d][o.id][0] for d in range(n_draws)])  # (D, G, S_b)
+            intercept = np.stack([rewards[d][o.id][1] for d in range(n_draws)])  # (D, G)
+            r = np.tile(per_state, (1, 1, space.n_histories))  # (D, G, S)
             reach = (N @ r[..., None])[..., 0]  # value to go from s (rewards ahead)
             value = (visits * r).sum(axis=-1) + intercept
         total = np.einsum("dg,dg->d", value, seg_w)
@@ -169,8 +169,7 @@ def _predictions(
                 rows = [1 + b for b in broken]
                 taboo = P.copy()
                 taboo[..., rows, :] = 0.0
-                taboo[..., rows, S + 1] = 1.0
-                taboo, _ = release_traps(taboo, S)
+                taboo[..., rows, S + 1] = 1.0  # more ways out: a chain that ended still ends
                 n_taboo = fundamental(taboo[..., 1:, :S])
                 # expected visits before entering the broken states (entries into them)
                 taboos[(view, i)] = ((taboo[..., 0, None, :S] @ n_taboo)[..., 0, :], n_taboo)
@@ -230,94 +229,102 @@ def _observed(
     return values, sizes
 
 
-# draws checked together: one batch of linear algebra
-_DRAWS_AT_ONCE = 100
+class ModelCheck:
+    """The model check, filled block by block from the analysis' own bootstrap draws.
 
+    Give it to :func:`keymoments.gearing.estimate_impacts` as its ``listener``:
+    each block of draws is then checked with the chains and rewards the
+    bootstrap fitted, and :meth:`rows` gives the comparisons.
 
-def model_check(
-    data: JourneyData,
-    service: Service,
-    *,
-    n_boot: int,
-    seed: int,
-    confidence: float,
-    outcome_sd: Array,
-) -> list[CheckRow]:
-    """The model against the data, for every outcome and group (see the module doc)."""
-    from keymoments.gearing import resampled_counts
+    Args:
+        data: the journeys (with the memory the analysis uses).
+        service: the service model.
+    """
 
-    groups = _groups(data, service)
-    point_sums = [{o: reward_sums(data, data.sum_y[o], data.n_y[o])[0] for o in data.numeric}]
-    point_money = {k: v[None, :] for k, v in _money_weights(data, None).items()}
-    model = {k: float(v[0]) for k, v in _predictions(
-        data, service, data.n[None, :], point_sums, point_money
-    ).items()}  # fmt: skip
-    now, counted = _observed(data, service, data.n[None, :], data.sum_y, data.n_y, groups)
-    observed = {k: float(v[0]) for k, v in now.items()}
-    sizes = {k: float(v[0]) for k, v in counted.items()}
-    draws_model: dict[tuple[int, str], list[Array]] = {key: [] for key in model}
-    draws_diff: dict[tuple[int, str], list[Array]] = {key: [] for key in model}
-    draws = resampled_counts(data, n_boot, seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        while block := list(itertools.islice(draws, _DRAWS_AT_ONCE)):
-            weights = np.stack([w for w, _, _ in block])
-            sums = [
-                {o: reward_sums(data, ys[o], yc[o])[0] for o in data.numeric} for _, ys, yc in block
-            ]
-            money = {key: np.stack([ys[key] for _, ys, _ in block]) for key in data.value_sums}
-            y_sums = {o: np.stack([ys[o] for _, ys, _ in block]) for o in data.numeric}
-            y_counts = {o: np.stack([yc[o] for _, _, yc in block]) for o in data.numeric}
-            m = _predictions(data, service, weights, sums, money)
-            obs, _ = _observed(data, service, weights, y_sums, y_counts, groups)
-            for key in model:
-                draws_model[key].append(m[key])
-                draws_diff[key].append(obs[key] - m[key])
-    tail = (1 - confidence) / 2 * 100
-    rows: list[CheckRow] = []
-    for (k, group), value in model.items():
-        o = service.outcomes[k]
-        n = sizes[(k, group)]
-        seen = observed[(k, group)]
-        if n < MIN_GROUP or not np.isfinite(seen) or not np.isfinite(float(value)):
-            continue
-        if o.kind == "binary":
-            tolerance = max(TOLERANCE, RELATIVE * abs(seen))
-        else:
-            tolerance = RELATIVE * float(outcome_sd[k])
-        diff = seen - float(value)
-        if draws_model[(k, group)]:
-            lo, hi = np.nanpercentile(np.concatenate(draws_model[(k, group)]), [tail, 100 - tail])
-            d_lo, d_hi = np.nanpercentile(
-                np.concatenate(draws_diff[(k, group)]), [tail, 100 - tail]
+    def __init__(self, data: JourneyData, service: Service) -> None:
+        self.data, self.service = data, service
+        self.groups = _groups(data, service)
+        self.model: dict[tuple[int, str], float] = {}
+        self.observed: dict[tuple[int, str], float] = {}
+        self.sizes: dict[tuple[int, str], float] = {}
+        self.draws_model: dict[tuple[int, str], list[Array]] = {}
+        self.draws_diff: dict[tuple[int, str], list[Array]] = {}
+
+    def start(self, point: Evaluation) -> None:
+        """Check the point estimate (its rewards are the fitted ones), before any draw."""
+        data, service = self.data, self.service
+        money = {k: v[None, :] for k, v in _money_weights(data, None).items()}
+        model = _predictions(data, service, data.n[None, :], [point.rewards], money)
+        self.model = {k: float(v[0]) for k, v in model.items()}
+        now, counted = _observed(data, service, data.n[None, :], data.sum_y, data.n_y, self.groups)
+        self.observed = {k: float(v[0]) for k, v in now.items()}
+        self.sizes = {k: float(v[0]) for k, v in counted.items()}
+        self.draws_model = {key: [] for key in model}
+        self.draws_diff = {key: [] for key in model}
+
+    def add(self, draws: DrawBlock) -> None:
+        """Check one block of bootstrap draws."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rewards = [e.rewards for e in draws.evaluations]
+            m = _predictions(self.data, self.service, draws.weights, rewards, draws.money)
+            obs, _ = _observed(
+                self.data, self.service, draws.weights, draws.y_sums, draws.y_counts, self.groups
             )
-            ok = bool(d_lo <= 0 <= d_hi or abs(diff) <= tolerance)
-        else:
-            lo = hi = float(value)
-            ok = abs(diff) <= tolerance
-        moment = segment = None
-        broke: bool | None = None
-        label = group
-        if group.startswith("seg:"):
-            segment = data.segments[int(group[4:])]
-            label = f"segment {segment}"
-        elif group.startswith(("broke:", "kept:")):
-            i = int(group.split(":")[1])
-            moment = service.moments[i].id
-            broke = group.startswith("broke:")
-            label = f"{'broke' if broke else 'did not break'} {moment} earlier"
-        rows.append(
-            CheckRow(
-                outcome=o.id,
-                group=label,
-                observed=float(seen),
-                model=float(value),
-                ci=(float(lo), float(hi)),
-                ok=ok,
-                cases=round(n),
-                moment=moment,
-                broke=broke,
-                segment=segment,
+        for key in self.model:
+            self.draws_model[key].append(m[key])
+            self.draws_diff[key].append(obs[key] - m[key])
+
+    def rows(self, *, confidence: float, outcome_sd: Array) -> list[CheckRow]:
+        """The comparisons (see the module doc), groups of fewer than MIN_GROUP cases left out."""
+        data, service = self.data, self.service
+        tail = (1 - confidence) / 2 * 100
+        rows: list[CheckRow] = []
+        for (k, group), value in self.model.items():
+            o = service.outcomes[k]
+            n = self.sizes[(k, group)]
+            seen = self.observed[(k, group)]
+            if n < MIN_GROUP or not np.isfinite(seen) or not np.isfinite(float(value)):
+                continue
+            if o.kind == "binary":
+                tolerance = max(TOLERANCE, RELATIVE * abs(seen))
+            else:
+                tolerance = RELATIVE * float(outcome_sd[k])
+            diff = seen - float(value)
+            if self.draws_model[(k, group)]:
+                model_draws = np.concatenate(self.draws_model[(k, group)])
+                diff_draws = np.concatenate(self.draws_diff[(k, group)])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    lo, hi = np.nanpercentile(model_draws, [tail, 100 - tail])
+                    d_lo, d_hi = np.nanpercentile(diff_draws, [tail, 100 - tail])
+                ok = bool(d_lo <= 0 <= d_hi or abs(diff) <= tolerance)
+            else:
+                lo = hi = float(value)
+                ok = abs(diff) <= tolerance
+            moment = segment = None
+            broke: bool | None = None
+            label = group
+            if group.startswith("seg:"):
+                segment = data.segments[int(group[4:])]
+                label = f"segment {segment}"
+            elif group.startswith(("broke:", "kept:")):
+                i = int(group.split(":")[1])
+                moment = service.moments[i].id
+                broke = group.startswith("broke:")
+                label = f"{'broke' if broke else 'did not break'} {moment} earlier"
+            rows.append(
+                CheckRow(
+                    outcome=o.id,
+                    group=label,
+                    observed=float(seen),
+                    model=float(value),
+                    ci=(float(lo), float(hi)),
+                    ok=ok,
+                    cases=round(n),
+                    moment=moment,
+                    broke=broke,
+                    segment=segment,
+                )
             )
-        )
-    return rows
+        return rows

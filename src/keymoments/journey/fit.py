@@ -29,6 +29,7 @@ back follows the amounts of the cases that break. Chains that would be equal
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,6 +69,26 @@ _MARGINAL_STEP = 1e-6
 def parse_signature(sig: str) -> list[int]:
     """State codes of a signature string (``"0.2.5"`` → ``[0, 2, 5]``)."""
     return [int(c) for c in sig.split(".")] if sig else []
+
+
+@dataclass(frozen=True)
+class ParsedJourneys:
+    """Every signature's state codes in one array: ``codes``, the ``row_of`` each
+    belongs to, each row's ``starts`` in ``codes`` and its ``lengths``."""
+
+    codes: NDArray[np.int64]
+    row_of: NDArray[np.int64]
+    starts: NDArray[np.int64]
+    lengths: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, sigs: list[str]) -> ParsedJourneys:
+        """Parse signature strings (``"0.2.5"``), vectorised."""
+        lengths = np.array([s.count(".") + 1 if s else 0 for s in sigs], dtype=np.int64)
+        joined = ".".join(s for s in sigs if s)
+        codes = np.array(joined.split("."), dtype=np.int64) if joined else np.zeros(0, np.int64)
+        row_of = np.repeat(np.arange(len(sigs)), lengths)
+        return cls(codes, row_of, np.cumsum(lengths) - lengths, lengths)
 
 
 @dataclass
@@ -111,6 +132,11 @@ class JourneyData:
         """Each signature row as its list of state codes."""
         return [parse_signature(sig) for sig in self.sigs]
 
+    @functools.cached_property
+    def parsed(self) -> ParsedJourneys:
+        """All signatures' codes in one array (parsed once, kept)."""
+        return ParsedJourneys.of(self.sigs)
+
     @classmethod
     def from_summary(cls, summary: JourneySummary, memory: tuple[int, ...] = ()) -> JourneyData:
         """Build the matrices from a journey summary (vectorised: logs can have
@@ -153,13 +179,8 @@ class JourneyData:
         sigs = self.sigs
         n_moments = len(space.moments)
         n_rows = len(sigs)
-
-        # all codes of all journeys in one array, with the row each belongs to
-        lengths = np.array([sig.count(".") + 1 if sig else 0 for sig in sigs], dtype=np.int64)
-        joined = ".".join(sig for sig in sigs if sig)
-        codes = np.array(joined.split("."), dtype=np.int64) if joined else np.zeros(0, np.int64)
-        row_of = np.repeat(np.arange(n_rows), lengths)
-        starts = np.cumsum(lengths) - lengths
+        parsed = self.parsed
+        codes, row_of, starts, lengths = parsed.codes, parsed.row_of, parsed.starts, parsed.lengths
         states = codes + space.n_base * _histories(space, codes, row_of, starts)
         journeys = _Journeys(
             space, len(self.segments), self.seg_of_row, codes, states, row_of, starts, lengths
@@ -187,7 +208,7 @@ class JourneyData:
         # a moment reached (or broken) twice still counts once per case
         reached.data[:] = 1.0
         broke.data[:] = 1.0
-        return JourneyData(
+        out = JourneyData(
             space=space,
             segments=self.segments,
             seg_of_row=self.seg_of_row,
@@ -204,6 +225,8 @@ class JourneyData:
             cut=cut,
             value_sums=self.value_sums,
         )
+        out.__dict__["parsed"] = parsed  # the same signatures: parsed once
+        return out
 
     def variants(self, top: int = 10) -> pd.DataFrame:
         """The most frequent journeys (all segments together), as state names."""
@@ -223,17 +246,25 @@ class JourneyData:
         The waits summary counts moves; a case that misses two appointments
         moves twice but is one case. Columns ``from_code``, ``to_code``, ``cases``.
         """
-        rows: dict[tuple[int, int], float] = {}
-        for sig, n in zip(self.sigs, self.n, strict=True):
-            codes = parse_signature(sig)
-            pairs = set(zip(codes, [*codes[1:], -1], strict=True)) if codes else set()
-            for pair in pairs:
-                rows[pair] = rows.get(pair, 0.0) + float(n)
-        frame = pd.DataFrame(
-            [(a, b, round(c)) for (a, b), c in sorted(rows.items())],
-            columns=["from_code", "to_code", "cases"],
+        codes, row_of, lengths = self.parsed.codes, self.parsed.row_of, self.parsed.lengths
+        nxt = np.full(len(codes), -1, dtype=np.int64)
+        if len(codes):
+            nxt[:-1] = codes[1:]
+            nxt[(np.cumsum(lengths) - 1)[lengths > 0]] = -1  # a journey's last state: the end
+        width = self.space.n_base + 2
+        pair = codes * width + (nxt + 1)
+        # each (row, move) once: a case counts once per move however often it makes it
+        keys = np.unique(row_of * (width * width) + pair)
+        rows, moves = keys // (width * width), keys % (width * width)
+        found, where = np.unique(moves, return_inverse=True)
+        cases = np.bincount(where, weights=self.n[rows], minlength=len(found))
+        return pd.DataFrame(
+            {
+                "from_code": found // width,
+                "to_code": found % width - 1,
+                "cases": np.round(cases).astype(np.int64),
+            }
         )
-        return frame
 
 
 def _histories(
@@ -392,6 +423,8 @@ class Evaluation:
     per_segment: Array = field(default_factory=lambda: np.zeros((0, 0)))  # (G, O) model means
     money: Array = field(default_factory=lambda: np.zeros(0))  # (O,)
     money_recoverable: Array = field(default_factory=lambda: np.zeros((0, 0)))  # (B, O)
+    # per numeric outcome: its rewards per segment and state, and intercepts per segment
+    rewards: dict[str, tuple[Array, Array]] = field(default_factory=dict)
 
 
 def _segment_chains(
@@ -817,6 +850,7 @@ def evaluate_many(
     outcomes = service.outcomes
     per_seg = np.zeros((n_draws, n_var, n_seg, len(outcomes)))
     priced = np.zeros((n_draws, n_var, len(outcomes)))
+    fitted_rewards: list[dict[str, tuple[Array, Array]]] = [{} for _ in range(n_draws)]
     for k, o in enumerate(outcomes):
         v = chains.outcome[k]
         if o.kind == "binary":
@@ -824,6 +858,7 @@ def evaluate_many(
         else:
             for d in range(n_draws):
                 rewards, intercepts = _rewards(data, sums[d][o.id])
+                fitted_rewards[d][o.id] = (rewards, intercepts)
                 # a reward per visit to a state, whatever its history
                 per_state = np.tile(rewards, (1, space.n_histories))
                 per_seg[d, :, :, k] = (visits[d, :, v] * per_state[None]).sum(axis=-1) + intercepts
@@ -882,6 +917,7 @@ def evaluate_many(
             per_segment=per_seg[d, 0],
             money=priced[d, 0],
             money_recoverable=money_recoverable[d],
+            rewards=fitted_rewards[d],
         )
         for d in range(n_draws)
     ]

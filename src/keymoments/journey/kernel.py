@@ -192,9 +192,10 @@ def ever_entered(P: Array, n_states: int, sets: list[list[int]]) -> Array:
         taboo = P.copy()
         rows = [1 + s for s in states]
         taboo[..., rows, :] = 0.0
+        # more ways out: a chain whose journeys all end (``P`` is, or was released)
+        # still ends, so the taboo chain needs no releasing
         taboo[..., rows, n_states + 1] = 1.0
-        released, _ = release_traps(taboo, n_states)
-        visits, _ = visits_and_returns(released, n_states, [])
+        visits, _ = visits_and_returns(taboo, n_states, [])
         out[..., k] = visits[..., states].sum(axis=-1)
     return out
 

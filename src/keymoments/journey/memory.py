@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from keymoments.journey.fit import JourneyData, _histories, _Journeys, parse_signature
+from keymoments.journey.fit import JourneyData, _histories, _Journeys
 from keymoments.model import Service
 
 __all__ = ["FOLDS", "MAX_MEMORY", "MIN_HISTORY_CASES", "MemoryChoice", "choose_memory"]
@@ -98,25 +98,30 @@ class MemoryChoice:
         return "memory: the chain remembers breaks of " + ", ".join(parts)
 
 
-def history_cases(data: JourneyData, moment: int) -> int:
-    """Cases that broke the moment and then went on to some later state."""
-    broken = data.space.broken(moment)
-    total = 0.0
-    for sig, n in zip(data.sigs, data.n, strict=True):
-        codes = parse_signature(sig)
-        if broken in codes and codes.index(broken) < len(codes) - 1:
-            total += float(n)
-    return round(total)
+def history_cases(data: JourneyData, moments: list[int]) -> dict[int, int]:
+    """Per moment, the cases that broke it and then went on to some later state."""
+    codes, row_of, lengths = data.parsed.codes, data.parsed.row_of, data.parsed.lengths
+    position = np.arange(len(codes))
+    last = (np.cumsum(lengths) - 1)[row_of] if len(codes) else position
+    out: dict[int, int] = {}
+    for i in moments:
+        broke = codes == data.space.broken(i)
+        first = np.full(len(data.sigs), np.iinfo(np.int64).max)
+        np.minimum.at(first, row_of[broke], position[broke])
+        goes_on = np.zeros(len(data.sigs), dtype=bool)
+        has = first < np.iinfo(np.int64).max
+        row_last = np.full(len(data.sigs), -1)
+        row_last[row_of] = last
+        goes_on[has] = first[has] < row_last[has]
+        out[i] = round(float(data.n[goes_on].sum()))
+    return out
 
 
 def _whole(data: JourneyData, memory: tuple[int, ...]) -> tuple[sp.csr_matrix, Any]:
     """The whole journeys' transition counts per row for a memory, and its space."""
     space = data.space.with_memory(memory)
-    lengths = np.array([s.count(".") + 1 if s else 0 for s in data.sigs], dtype=np.int64)
-    joined = ".".join(s for s in data.sigs if s)
-    codes = np.array(joined.split("."), dtype=np.int64) if joined else np.zeros(0, np.int64)
-    row_of = np.repeat(np.arange(len(data.sigs)), lengths)
-    starts = np.cumsum(lengths) - lengths
+    p = data.parsed
+    codes, row_of, starts, lengths = p.codes, p.row_of, p.starts, p.lengths
     states = codes + space.n_base * _histories(space, codes, row_of, starts)
     journeys = _Journeys(
         space, len(data.segments), data.seg_of_row, codes, states, row_of, starts, lengths
@@ -171,7 +176,7 @@ def choose_memory(data: JourneyData, service: Service, *, seed: int = 0) -> Memo
     base_train = [np.asarray(base_moves.T @ (data.n - folds[:, f])) for f in range(FOLDS)]
     nb_from, nb_to = data.space.n_base + 1, data.space.n_base + 2
     references = [_reference(c, n_seg, nb_from, nb_to) for c in base_train]
-    cases = {i: history_cases(data, i) for i in breakable}
+    cases = history_cases(data, breakable)
 
     def scores(memory: tuple[int, ...]) -> Array:
         moves, space = _whole(data, memory)

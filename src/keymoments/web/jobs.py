@@ -33,7 +33,6 @@ STAGE_LABELS = {
     "read": "Reading the data",
     "summarise": "Summarising journeys",
     "bootstrap": "Bootstrap: intervals",
-    "check": "Checking the journey model against the data",
     "barriers": "Barriers",
     "drivers": "Drivers of the experience",
     "write": "Writing the results and the report",
