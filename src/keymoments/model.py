@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import itertools
 import re
@@ -32,6 +33,7 @@ __all__ = [
     "AnalysisSettings",
     "Barrier",
     "BreakRule",
+    "Change",
     "ColumnMap",
     "DataFiles",
     "DriversSettings",
@@ -329,6 +331,44 @@ class Intervention(_Strict):
         return self
 
 
+class Change(_Strict):
+    """A change made to the service on a date, checked by ``keymoments monitor``.
+
+    ``moments`` are the moments whose break rate it meant to change (default:
+    the moment of its ``intervention``); ``intervention`` names the model's
+    intervention it put in place, whose ``effect`` is what it promised.
+
+    Example:
+        >>> Change.model_validate(
+        ...     {"id": "sms", "date": "2024-03-01", "moments": ["appointment"]}
+        ... ).date.isoformat()
+        '2024-03-01'
+    """
+
+    id: str
+    date: datetime.date
+    name: str | None = None
+    moments: list[str] = Field(default_factory=list)
+    intervention: str | None = None
+
+    _id = field_validator("id")(_check_id)
+
+    @model_validator(mode="after")
+    def _something_changed(self) -> Change:
+        if not self.moments and self.intervention is None:
+            raise ValueError(
+                f"change {self.id!r} needs the moments it changed ('moments: [...]') or "
+                "the 'intervention' it put in place"
+            )
+        self.moments = list(dict.fromkeys(self.moments))
+        return self
+
+    @property
+    def label(self) -> str:
+        """The name to show people."""
+        return self.name or self.id
+
+
 class Segment(_Strict):
     """A cases column to fit and combine by; a numeric one can be cut into bands.
 
@@ -418,6 +458,8 @@ class Service(_Strict):
     filters: dict[str, list[str]] = Field(default_factory=dict)
     barriers: list[Barrier] = Field(default_factory=list)
     interventions: list[Intervention] = Field(default_factory=list)
+    # changes made to the service on a date, for keymoments monitor
+    changes: list[Change] = Field(default_factory=list)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
 
     # Where the model was read from; relative data paths resolve against it.
@@ -442,7 +484,7 @@ class Service(_Strict):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Service:
-        for loc, message in self._problems():
+        for loc, message in [*self._problems(), *self._change_problems()]:
             raise _Problem(loc, message)
         return self
 
@@ -521,6 +563,44 @@ class Service(_Strict):
         for i, name in enumerate(self.segment_columns):
             if not name:
                 problems.append((("segments", i), "a segment column name cannot be empty"))
+        return problems
+
+    def _change_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """The changes' ids, moments and interventions, checked against the rest."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        moment_ids = [m.id for m in self.moments]
+        interventions = {iv.id: iv for iv in self.interventions}
+        seen: dict[str, int] = {}
+        for i, c in enumerate(self.changes):
+            if c.id in seen:
+                problems.append(
+                    (
+                        ("changes", i, "id"),
+                        f"duplicate id {c.id!r} (also changes[{seen[c.id]}]); "
+                        "give each one its own id",
+                    )
+                )
+            seen.setdefault(c.id, i)
+            if c.intervention is not None and c.intervention not in interventions:
+                problems.append(
+                    (
+                        ("changes", i, "intervention"),
+                        _unknown("intervention", c.intervention, list(interventions)),
+                    )
+                )
+            for j, moment in enumerate(c.moments):
+                if moment not in moment_ids:
+                    problems.append(
+                        (("changes", i, "moments", j), _unknown("moment", moment, moment_ids))
+                    )
+                elif not self.moment(moment).breakable:
+                    problems.append(
+                        (
+                            ("changes", i, "moments", j),
+                            f"moment {moment!r} has no 'broken' activities (nor a 'broken_if' "
+                            "rule), so its break rate cannot be followed; add 'broken' to it",
+                        )
+                    )
         return problems
 
     # -- convenient views ---------------------------------------------------
@@ -732,6 +812,7 @@ def _known_fields(parent: tuple[Any, ...]) -> list[str]:
         "outcomes": Outcome,
         "barriers": Barrier,
         "interventions": Intervention,
+        "changes": Change,
         "data": DataFiles,
         "columns": ColumnMap,
         "analysis": AnalysisSettings,
@@ -772,6 +853,20 @@ def load_service(path: str | Path) -> Service:
     return parse_service(text, file=name, source=p.resolve())
 
 
+_DATE_LIKE = re.compile(r"(?<![\w.-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w.])")
+
+
+def _bad_date_line(text: str) -> int | None:
+    """The line of the first date-like value that is no date (2024-02-30), if any."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        for found in _DATE_LIKE.finditer(line.split("#", 1)[0]):
+            try:
+                datetime.date(*(int(g) for g in found.groups()))
+            except ValueError:
+                return number
+    return None
+
+
 def parse_service(text: str, *, file: str = "<model>", source: Path | None = None) -> Service:
     """Validate a service model given as YAML text (see :func:`load_service`)."""
     if "\t" in text:
@@ -796,6 +891,13 @@ def parse_service(text: str, *, file: str = "<model>", source: Path | None = Non
             "nested too deeply to be a service model (brackets or indents opened "
             "thousands of times); check the file is the model you meant",
             file=file,
+        ) from None
+    except ValueError as exc:
+        # YAML reads 2024-13-01 as a date and fails on it (a change's date, or any value)
+        raise ModelError(
+            f"a date that does not exist ({exc}); write dates as YYYY-MM-DD",
+            file=file,
+            line=_bad_date_line(text),
         ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
