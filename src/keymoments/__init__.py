@@ -8,7 +8,7 @@ Example:
     ['appointment']
 """
 
-from keymoments import examples, portfolio
+from keymoments import examples, monitoring, portfolio
 from keymoments.analysis import analyse
 from keymoments.errors import (
     DataError,
@@ -21,6 +21,7 @@ from keymoments.errors import (
     StatisticsWarning,
 )
 from keymoments.model import Service, load_service, parse_service
+from keymoments.monitoring import MonitorResult, monitor
 from keymoments.portfolio import Portfolio, WhatIf, optimise, what_if
 from keymoments.result import AnalysisResult, MomentResult
 
@@ -35,6 +36,7 @@ __all__ = [
     "KeymomentsWarning",
     "ModelError",
     "MomentResult",
+    "MonitorResult",
     "NotFittedError",
     "Portfolio",
     "Service",
@@ -44,6 +46,8 @@ __all__ = [
     "analyse",
     "examples",
     "load_service",
+    "monitor",
+    "monitoring",
     "optimise",
     "parse_service",
     "portfolio",
