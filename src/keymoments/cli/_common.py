@@ -28,6 +28,9 @@ _STAGES = {
     "uncertainty": "Monte Carlo",
     "frontier": "Frontier",
     "drivers": "Survey drivers",
+    "periods": "Summarising periods",
+    "changes": "Checking the changes",
+    "windows": "Key moments per window",
 }
 
 
