@@ -281,3 +281,18 @@ def test_the_report_and_the_terminal(result: MonitorResult, tmp_path: Any) -> No
     render_monitor(result, console)
     text = console.export_text()
     assert "delivered" in text and "Key moments per quarter" in text
+
+
+def test_segments_are_kept_within_each_cohort() -> None:
+    # a segment column: the chains before a change and each window's analysis are fitted
+    # per segment, the cohort only selects the cases
+    ex = simulate_rollout(weeks=30, cases_per_week=300, seed=12)
+    cases = ex.cases.assign(site=np.where(np.arange(len(ex.cases)) % 3 == 0, "north", "south"))
+    text = _model(-0.4, ex.truth["change_date"], extra="segments: [site]\n")
+    got = monitor(parse_service(text), events=ex.events, cases=cases, bootstrap=0, window="half")
+    (check,) = got.changes
+    assert check.verdict == "delivered"
+    truth = ex.truth["outcomes"]["check_completed"]
+    assert abs(check.predicted["check_completed"] - truth) <= 0.3 * truth
+    assert [w.label for w in got.windows] == ["2024-H1", "2024-H2"]
+    assert all(w.analysed for w in got.windows)

@@ -22,7 +22,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ex.events.to_csv(folder / "events.csv", index=False)
     ex.cases.to_csv(folder / "cases.csv", index=False)
     model = _MODEL.format(effect=-0.4, effect_lo=-0.6, effect_hi=-0.2, date=ex.truth["change_date"])
-    model = model.replace("volume: 50000", "volume: 50000\ndata: {events: events.csv, cases: cases.csv}")
+    model = model.replace(
+        "volume: 50000", "volume: 50000\ndata: {events: events.csv, cases: cases.csv}"
+    )
     (folder / "service.yaml").write_text(model, encoding="utf-8")
     return {"service": folder / "service.yaml", "folder": folder}
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import time
+from pathlib import Path
 
 from tests.web.test_browser import _shots, browser, server  # noqa: F401 (fixtures)
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.web.conftest import start_run, wait_for
 
 from keymoments.monitoring import simulate_rollout
 from keymoments.monitoring.planted import _MODEL
 from keymoments.web import create_app
-from tests.web.conftest import start_run, wait_for
 
 
 @pytest.fixture(scope="module")
