@@ -181,6 +181,7 @@ def test_the_json_has_the_shape_the_issue_sets(result: MonitorResult) -> None:
     doc = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     m = doc["monitor"]
     assert m["every"] == "week"
+    assert m["memory"] == []  # the planted process remembers nothing; auto finds nothing
     moment = next(s for s in m["moments"] if s["moment"] == "appointment")
     point = moment["series"][30]
     assert {"period", "break_rate", "centre", "lcl", "ucl", "signals"} <= set(point)
@@ -283,13 +284,15 @@ def test_the_report_and_the_terminal(result: MonitorResult, tmp_path: Any) -> No
     assert "delivered" in text and "Key moments per quarter" in text
 
 
-def test_segments_are_kept_within_each_cohort() -> None:
-    # a segment column: the chains before a change and each window's analysis are fitted
-    # per segment, the cohort only selects the cases
+def test_segments_and_memory_are_kept_within_each_cohort() -> None:
+    # a segment column and a remembered moment: the chains before a change and each
+    # window's analysis are fitted per segment and history, the cohort only selects cases
     ex = simulate_rollout(weeks=30, cases_per_week=300, seed=12)
     cases = ex.cases.assign(site=np.where(np.arange(len(ex.cases)) % 3 == 0, "north", "south"))
-    text = _model(-0.4, ex.truth["change_date"], extra="segments: [site]\n")
+    extra = "segments: [site]\nmemory: [booking]\n"
+    text = _model(-0.4, ex.truth["change_date"], extra=extra)
     got = monitor(parse_service(text), events=ex.events, cases=cases, bootstrap=0, window="half")
+    assert got.memory == ["booking"] and got.to_dict()["monitor"]["memory"] == ["booking"]
     (check,) = got.changes
     assert check.verdict == "delivered"
     truth = ex.truth["outcomes"]["check_completed"]

@@ -230,8 +230,12 @@ def check_changes(
     outcomes: list[Series],
     *,
     confidence: float = 0.95,
+    memory: tuple[int, ...] = (),
 ) -> list[ChangeCheck]:
-    """Every change at every moment it concerns (see the module doc)."""
+    """Every change at every moment it concerns (see the module doc).
+
+    ``memory``: the moments whose breaks the chains remember (as the analysis chose).
+    """
     every = summaries.every
     by_moment = {s.id: s for s in moments}
     horizon = pd.Timedelta(seconds=summaries.horizon_s)
@@ -264,7 +268,7 @@ def check_changes(
             fit = _fit(s, clear, date, every, confidence)
             if fit is not None:
                 observed[s.id], observed_ci[s.id] = fit.change, fit.ci
-        chains = _chains_before(service, summaries, date)
+        chains = _chains_before(service, summaries, date, memory)
         measured = {m: f.change for m, f in fits.items() if f is not None}
         predicted = _outcome_changes(service, chains, measured=measured) if chains else {}
         for mid in ids:
@@ -346,7 +350,12 @@ def _judge(check: ChangeCheck, weeks_per_period: float) -> None:
         check.weeks_needed = periods * weeks_per_period
 
 
-def _chains_before(service: Service, summaries: PeriodSummaries, date: pd.Timestamp) -> Any:
+def _chains_before(
+    service: Service,
+    summaries: PeriodSummaries,
+    date: pd.Timestamp,
+    memory: tuple[int, ...] = (),
+) -> Any:
     """The journey chains of the cases that began in periods wholly before the date."""
     from keymoments.portfolio.chain import ChainModel
 
@@ -360,7 +369,7 @@ def _chains_before(service: Service, summaries: PeriodSummaries, date: pd.Timest
     sub = split_cohorts(summaries.cohorts, keep)
     if sub.n_cases == 0:
         return None
-    data = JourneyData.from_summary(sub)
+    data = JourneyData.from_summary(sub, memory=memory)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return ChainModel.from_data(data, service)

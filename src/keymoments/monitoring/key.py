@@ -134,9 +134,13 @@ def key_windows(
     window: str | int = "quarter",
     bootstrap: int | None = None,
     seed: int | None = None,
+    memory: tuple[int, ...] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[KeyWindow], list[KeyNote], list[str]]:
-    """Key moments per window, the notes on moments that moved, and the warnings met."""
+    """Key moments per window, the notes on moments that moved, and the warnings met.
+
+    ``memory``: the moments whose breaks the chains remember (as the analysis chose).
+    """
     if not service.outcomes:
         return [], [], []
     cohorts = sorted(set(cohort_of_rows(summaries.cohorts)))
@@ -164,7 +168,7 @@ def key_windows(
                 f"{MIN_WINDOW_CASES}; its key moments are not measured"
             )
         else:
-            _analyse_window(win, service, sub, bootstrap, seed, messages)
+            _analyse_window(win, service, sub, bootstrap, seed, memory, messages)
         windows.append(win)
         notify(k + 1, len(groups))
     return windows, _notes(service, windows), messages
@@ -176,9 +180,10 @@ def _analyse_window(
     summary: Any,
     bootstrap: int | None,
     seed: int | None,
+    memory: tuple[int, ...],
     messages: list[str],
 ) -> None:
-    data = JourneyData.from_summary(summary)
+    data = JourneyData.from_summary(summary, memory=memory)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", KeymomentsWarning)
         warnings.simplefilter("ignore", RuntimeWarning)

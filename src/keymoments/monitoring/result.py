@@ -59,6 +59,8 @@ class MonitorResult:
     horizon_days: float
     window: str | int
     confidence: float
+    # the moments whose breaks the chains remember (the analysis' memory, chosen once)
+    memory: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     reports: list[ReadReport] = field(default_factory=list, repr=False)
 
@@ -152,6 +154,7 @@ class MonitorResult:
                 "to": self.log_end.isoformat(),
                 "horizon_days": self.horizon_days,
                 "confidence": self.confidence,
+                "memory": list(self.memory),
                 "moments": [s.to_dict() for s in self.moments],
                 "outcomes": [s.to_dict() for s in self.outcomes],
                 "changes": [c.to_dict() for c in self.changes],

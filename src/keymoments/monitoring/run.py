@@ -29,6 +29,7 @@ from keymoments.analysis import (
     _apply_filters,
     _as_file,
     _check_columns,
+    _memory,
     _named,
     _read_cases,
     _require_mapped_events,
@@ -43,6 +44,7 @@ from keymoments.errors import (
     ModelError,
     StatisticsWarning,
 )
+from keymoments.journey.fit import JourneyData
 from keymoments.model import Service, load_service
 from keymoments.monitoring.changes import change_moments, check_changes
 from keymoments.monitoring.key import WINDOWS, key_windows
@@ -55,7 +57,7 @@ from keymoments.monitoring.series import (
     outcome_series,
     period_axis,
 )
-from keymoments.monitoring.summaries import EVERY, summarise_periods
+from keymoments.monitoring.summaries import EVERY, split_cohorts, summarise_periods
 
 __all__ = ["monitor"]
 
@@ -163,6 +165,11 @@ def monitor(
             every=every,
         )
         _require_mapped_events(summaries.cohorts, log)
+        # the histories the chains remember, chosen once on every case as analyse does
+        whole = JourneyData.from_summary(split_cohorts(summaries.cohorts))
+        used_seed = service.analysis.seed if seed is None else seed
+        choice = _memory(service, whole, service.memory, used_seed)
+        memory = tuple(service.moments.index(service.moment(m)) for m in choice.chosen)
         notify("periods", 1, 1)
         periods = period_axis(summaries)
         first: dict[str, pd.Timestamp] = {}
@@ -181,7 +188,12 @@ def monitor(
         _warn_about_baselines([*moments, *outcomes])
         notify("changes", 0, len(service.changes))
         checks = check_changes(
-            service, summaries, moments, outcomes, confidence=service.analysis.confidence
+            service,
+            summaries,
+            moments,
+            outcomes,
+            confidence=service.analysis.confidence,
+            memory=memory,
         )
         notify("changes", len(service.changes), len(service.changes))
         windows, notes, messages = key_windows(
@@ -189,7 +201,8 @@ def monitor(
             summaries,
             window=window,
             bootstrap=bootstrap,
-            seed=seed,
+            seed=used_seed,
+            memory=memory,
             progress=lambda done, total: notify("windows", done, total),
         )
         for message in messages:
@@ -211,6 +224,7 @@ def monitor(
             horizon_days=summaries.horizon_s / 86400.0,
             window=window,
             confidence=service.analysis.confidence,
+            memory=list(choice.chosen),
             reports=reports,
         )
         result.warnings = [
