@@ -23,11 +23,13 @@ from keymoments.errors import (
 from keymoments.model import Service, load_service, parse_service
 from keymoments.portfolio import Portfolio, WhatIf, optimise, what_if
 from keymoments.result import AnalysisResult, MomentResult
+from keymoments.themes import CommentResults, code_comments
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AnalysisResult",
+    "CommentResults",
     "DataError",
     "DataWarning",
     "EngineError",
@@ -42,6 +44,7 @@ __all__ = [
     "WhatIf",
     "__version__",
     "analyse",
+    "code_comments",
     "examples",
     "load_service",
     "optimise",

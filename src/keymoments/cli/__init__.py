@@ -14,6 +14,7 @@ from keymoments.cli import analyse as _analyse
 from keymoments.cli import demo as _demo
 from keymoments.cli import plan as _plan
 from keymoments.cli import serve as _serve
+from keymoments.cli import themes as _themes
 
 __all__ = ["app", "main"]
 
@@ -47,6 +48,7 @@ app.command("demo")(_demo.demo)
 app.command("analyse")(_analyse.analyse)
 app.command("serve")(_serve.serve)
 app.command("plan")(_plan.plan)
+app.command("themes")(_themes.themes)
 
 
 def main() -> None:

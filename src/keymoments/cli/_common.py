@@ -29,6 +29,7 @@ _STAGES = {
     "uncertainty": "Monte Carlo",
     "frontier": "Frontier",
     "drivers": "Survey drivers",
+    "comments": "Comments",
 }
 
 

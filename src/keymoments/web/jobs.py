@@ -36,6 +36,7 @@ STAGE_LABELS = {
     "check": "Checking the journey model against the data",
     "barriers": "Barriers",
     "drivers": "Drivers of the experience",
+    "comments": "Reading the comments",
     "write": "Writing the results and the report",
 }
 
