@@ -3,10 +3,10 @@
 In this order: e-mail addresses (``[email]``); NHS numbers whose check digit
 is right (``[NHS number]``, the modulus 11 check of the NHS Data Dictionary);
 phone numbers, UK and international, as Google's libphonenumber finds them in
-text (``[phone]``); UK postcodes (``[postcode]``); any other run of eight or
-more digits, such as a ten-digit number whose check digit is wrong or a
-hospital number (``[number]``); and the names of a list the user gives
-(``[name]``, whole words, any case).
+text, written with a country code or a leading 0 (``[phone]``); UK postcodes
+(``[postcode]``); any other run of eight or more digits, such as a ten-digit
+number whose check digit is wrong or a hospital number (``[number]``); and the
+names of a list the user gives (``[name]``, whole words, any case).
 
 Example:
     >>> mask_personal_data("Ring Sam on 07700 900123 or sam.k@example.org, NHS 943 476 5919",
@@ -64,7 +64,10 @@ def _phones(text: str) -> list[tuple[int, int]]:
     # POSSIBLE, not VALID: numbers in reserved ranges (Ofcom's drama numbers) are
     # still someone's idea of a phone number, and masking too much is the safe side
     for match in PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE):
-        if sum(ch.isdigit() for ch in match.raw_string) >= MIN_PHONE_DIGITS:
+        raw = match.raw_string.lstrip("( ")
+        # dialled as written: with a country code (+, 00) or a UK trunk 0; other long
+        # numbers (hospital numbers, a mistyped NHS number) are masked as [number]
+        if raw.startswith(("+", "0")) and sum(ch.isdigit() for ch in raw) >= MIN_PHONE_DIGITS:
             spans.append((match.start, match.end))
     return spans
 
