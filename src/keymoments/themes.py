@@ -95,13 +95,17 @@ def code_comments(
                 DataWarning,
                 stacklevel=2,
             )
-        coded = code_themes(service, table.table, eng, file=table.report.file)
-        return describe_comments(
-            coded,
-            eng,
-            suggest=suggest,
-            seed=service.analysis.seed if seed is None else seed,
-            confidence=service.analysis.confidence,
-            limit=limit,
-            progress=lambda done, total: notify("comments", done, total),
-        )
+        try:
+            coded = code_themes(service, table.table, eng, file=table.report.file)
+            return describe_comments(
+                coded,
+                eng,
+                suggest=suggest,
+                seed=service.analysis.seed if seed is None else seed,
+                confidence=service.analysis.confidence,
+                limit=limit,
+                progress=lambda done, total: notify("comments", done, total),
+            )
+        finally:
+            if not isinstance(engine, Engine):
+                eng.close()  # made here; the caller's own engine stays open

@@ -715,7 +715,7 @@ _PART_VIEWS = {
     ),
     "barriers": _PartView(
         ("moment", "name", "prevalence", "odds_ratio", "or_lo", "or_hi",
-         "attributable_fraction", "af_lo", "af_hi", "status"),
+         "attributable_fraction", "af_lo", "af_hi", "status", "source"),
         ("plot", "plot_odds_ratios"),
         ("prevalence", "attributable_fraction"),
     ),
