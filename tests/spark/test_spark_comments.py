@@ -17,7 +17,7 @@ from keymoments.experience.comments.build import describe_comments
 from keymoments.experience.comments.coding import code_themes, theme_column
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experience" / "comments"))
-from planted_comments import generate, service  # noqa: E402
+from planted_comments import generate, service
 
 pytestmark = pytest.mark.xdist_group("spark")
 

@@ -12,8 +12,10 @@ from keymoments.web import create_app
 from keymoments.web.modelform import form_to_yaml, yaml_to_form
 
 CODEBOOK = """themes:
-  - {id: heard_transport, name: Getting there (heard), comments: worries, patterns: [bus, taxi, lift]}
-  - {id: heard_unwell, name: Too unwell (heard), comments: worries, patterns: [unwell, ill, poorly]}
+  - {id: heard_transport, name: Getting there (heard), comments: worries,
+     patterns: [bus, taxi, lift]}
+  - {id: heard_unwell, name: Too unwell (heard), comments: worries,
+     patterns: [unwell, ill, poorly]}
 """
 
 

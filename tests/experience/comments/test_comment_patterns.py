@@ -289,7 +289,7 @@ def test_counts_blank_and_uncoded(duck: Engine) -> None:
 def test_comments_column_missing_from_the_cases_table(duck: Engine) -> None:
     frame = pd.DataFrame({"case_id": ["a"], "txt": ["bus"]})
     with pytest.raises(
-        DataError, match="no column 'text' .*comments 'said'.*columns are: case_id, txt"
+        DataError, match=r"no column 'text' .*comments 'said'.*columns are: case_id, txt"
     ):
         code_themes(_service(), duck.from_arrow(frame), duck, file="cases.csv")
     with pytest.raises(DataError, match="no cases table was given; give one with --cases FILE"):

@@ -119,7 +119,7 @@ def test_names_file(tmp_path: pytest.TempPathFactory) -> None:
     path = tmp_path / "names.txt"  # type: ignore[operator]
     path.write_text("# staff\nSam\n\n  Priya Patel \n", encoding="utf-8")
     assert read_names(path) == ["Sam", "Priya Patel"]
-    with pytest.raises(DataError, match="file not found .*mask_names"):
+    with pytest.raises(DataError, match=r"file not found .*mask_names"):
         read_names(tmp_path / "missing.txt")  # type: ignore[operator]
 
 
