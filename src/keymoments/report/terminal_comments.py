@@ -6,8 +6,7 @@ Example:
     >>> ex = keymoments.examples.load_health_check(n_cases=600)
     >>> said = keymoments.code_comments(ex.service, cases=ex.cases)
     >>> Console(width=100).print(comments_table(said))  # doctest: +ELLIPSIS
-    <BLANKLINE>
-    What people say ...
+    What people say: themes of the comments ...
 """
 
 from __future__ import annotations

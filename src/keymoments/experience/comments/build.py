@@ -41,6 +41,7 @@ __all__ = ["SAMPLE_LIMIT", "describe_comments", "representative"]
 SAMPLE_LIMIT = 20_000  # comments read per column for sentiment, quotes and suggestions
 N_QUOTES = 3
 MAX_QUOTE = 400  # characters kept of a quote
+TYPICAL_LENGTH = 1.5  # a quote is at most this many times the median comment's length
 
 
 def _masker(service: Service, comment: Comment) -> Masker:
@@ -83,14 +84,15 @@ def representative(
     others: np.ndarray | None = None,
 ) -> list[int]:
     """Positions of the ``n`` most representative members: distinct texts of typical length
-    (at most the median), about as little else as possible (``others``: how many other
+    (at most 1.5 times the median), about as little else as possible (``others``: how many other
     themes each member holds), nearest the members' mean TF-IDF vector, shorter and not
     in capitals first.
 
     Example:
-        >>> texts = ["the bus was late", "bus late again", "no bus", "I like cake"]
-        >>> [texts[i] for i in representative(texts, np.array([0, 1, 2]), n=2)]
-        ['bus late again', 'the bus was late']
+        >>> texts = ["the bus was late", "bus late again", "bus", "the bus was late again "
+        ...          "and the doctor was rude and the waiting room was full", "I like cake"]
+        >>> [texts[i] for i in representative(texts, np.array([0, 1, 2, 3]), n=2)]
+        ['the bus was late', 'bus late again']
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -108,7 +110,7 @@ def representative(
     extra = np.zeros(len(chosen)) if others is None else np.asarray(others)[members]
     lengths = np.array([len(t) for t in chosen])
     # a long comment that names everything is near any mean: quote one of typical length
-    typical = lengths <= np.median(lengths)
+    typical = lengths <= TYPICAL_LENGTH * np.median(lengths)
     keys = sorted(
         np.flatnonzero(typical).tolist() + np.flatnonzero(~typical).tolist(),
         key=lambda i: (
