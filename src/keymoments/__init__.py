@@ -24,11 +24,13 @@ from keymoments.model import Service, load_service, parse_service
 from keymoments.monitoring import MonitorResult, monitor
 from keymoments.portfolio import Portfolio, WhatIf, optimise, what_if
 from keymoments.result import AnalysisResult, MomentResult
+from keymoments.themes import CommentResults, code_comments
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AnalysisResult",
+    "CommentResults",
     "DataError",
     "DataWarning",
     "EngineError",
@@ -44,6 +46,7 @@ __all__ = [
     "WhatIf",
     "__version__",
     "analyse",
+    "code_comments",
     "examples",
     "load_service",
     "monitor",

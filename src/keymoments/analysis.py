@@ -46,6 +46,9 @@ from keymoments.errors import (
 )
 from keymoments.experience.barrier_results import estimate_barriers
 from keymoments.experience.barrier_summaries import summarise_barriers
+from keymoments.experience.comments.build import describe_comments
+from keymoments.experience.comments.coding import CodedComments, code_themes
+from keymoments.experience.comments.results import CommentResults
 from keymoments.experience.ratings import rated_moments
 from keymoments.experience.reached import reached_by_case
 from keymoments.experience.survey import (
@@ -66,7 +69,7 @@ from keymoments.result import AnalysisResult, MomentResult
 __all__ = ["Progress", "analyse"]
 
 # progress(stage, done, total): stage names are "read", "summarise", "bootstrap",
-# "barriers", "drivers".
+# "check", "barriers", "drivers", "comments".
 Progress = Callable[[str, int, int], None]
 DataInput: TypeAlias = str | Path | pd.DataFrame | None
 
@@ -234,6 +237,10 @@ def analyse(
                 case_table.report.file = "<cases DataFrame>"
         notify("read", 2, 2)
         _check_columns(service, log, case_table)
+        # a coded theme is a barrier of its moment: the barrier steps see the service
+        # with its themes among the barriers, and the cases with the themes coded
+        coded = _code_themes(service, case_table, eng)
+        analysed = coded.service if coded else service
         events_table, n_filtered = _apply_filters(service, log, eng)
         notify("summarise", 0, 1)
         summary = summarise_journeys(
@@ -266,9 +273,9 @@ def analyse(
         _warn_about_checks(service, checks, choice)
         barrier_data = summarise_barriers(
             events_table,
-            service,
+            analysed,
             eng,
-            cases=case_table.table if case_table else None,
+            cases=coded.cases if coded else case_table.table if case_table else None,
             segment_bins=summary.segment_bins,
             n_cases=summary.n_cases,
         )
@@ -285,14 +292,14 @@ def analyse(
             progress=lambda done, total: notify("drivers", done, total),
         )
         reports: list[ReadReport] = [log.report, *([case_table.report] if case_table else [])]
-        result = _assemble(service, summary, data, impacts, reports, eng)
+        result = _assemble(analysed, summary, data, impacts, reports, eng)
         result.memory = choice
         result.model_check = checks
         result.seed = used_seed
         if barrier_data is not None:
             result.barriers = estimate_barriers(
                 barrier_data,
-                service,
+                analysed,
                 n_boot=impacts.n_boot,
                 seed=service.analysis.seed if seed is None else seed,
                 confidence=impacts.confidence,
@@ -302,6 +309,8 @@ def analyse(
                 progress=lambda done, total: notify("barriers", done, total),
             )
         _attach_experience(result, experience)
+        if coded is not None:
+            result.comments = _describe_comments(coded, eng, seed, notify)
         result.n_events_filtered = n_filtered
         result._journey = data
         if service.interventions and plan:
@@ -331,6 +340,29 @@ def _plan(result: AnalysisResult, notify: Progress) -> None:
         warnings.simplefilter("ignore", StatisticsWarning)
         result.portfolio = plan_in_analysis(result, progress=notify)
     result.warnings.extend(result.portfolio.notes)
+
+
+def _code_themes(service: Service, cases: CaseTable | None, engine: Engine) -> CodedComments | None:
+    """The model's comments coded into its themes on the engine (None without comments)."""
+    if not service.comments:
+        return None
+    return code_themes(
+        service, cases.table if cases else None, engine, file=cases.report.file if cases else None
+    )
+
+
+def _describe_comments(
+    coded: CodedComments, engine: Engine, seed: int | None, notify: Progress
+) -> CommentResults:
+    """Counts, sentiment and quotes of the comments (masked), for the result."""
+    settings = coded.service.analysis
+    return describe_comments(
+        coded,
+        engine,
+        seed=settings.seed if seed is None else seed,
+        confidence=settings.confidence,
+        progress=lambda done, total: notify("comments", done, total),
+    )
 
 
 def _warn_about_estimates(service: Service, impacts: Impacts) -> None:
@@ -464,6 +496,7 @@ def _column_users(service: Service, col: str) -> str:
     users += [f"moment {m.id!r} rating" for m in service.moments if m.rating == col]
     users += [f"outcome {o.id!r}" for o in service.outcomes if o.column == col]
     users += [f"barrier {b.id!r}" for b in service.barriers if b.column == col]
+    users += [f"comments {c.id!r}" for c in service.comments if c.column == col]
     return ", ".join(users)
 
 
@@ -803,6 +836,7 @@ def _analyse_survey(
             progress=lambda done, total: notify("drivers", done, total),
         )
         assert experience is not None  # rated moments were checked by the caller
+        coded = _code_themes(service, case_table, eng)
         ratings = experience.summary
         k = len(ratings.moments)
         w = ratings.n.astype(float)
@@ -870,6 +904,8 @@ def _analyse_survey(
             survey_only=True,
         )
         _attach_experience(result, experience)
+        if coded is not None:
+            result.comments = _describe_comments(coded, eng, seed, notify)
         result.warnings = [
             str(c.message) for c in caught if issubclass(c.category, KeymomentsWarning)
         ]

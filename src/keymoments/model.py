@@ -35,6 +35,7 @@ __all__ = [
     "BreakRule",
     "Change",
     "ColumnMap",
+    "Comment",
     "DataFiles",
     "DriversSettings",
     "Intervention",
@@ -43,6 +44,7 @@ __all__ = [
     "Perspective",
     "Segment",
     "Service",
+    "Theme",
     "load_service",
     "parse_duration",
 ]
@@ -296,6 +298,72 @@ class Barrier(_Strict):
     _id = field_validator("id")(_check_id)
 
 
+class Comment(_Strict):
+    """A free-text column of the cases table, heard at a moment (see ``docs/comments.md``).
+
+    ``mask_names``: a text file (one name a line, relative to the model file)
+    of people's names to mask in the comments, besides e-mail addresses, phone
+    numbers, NHS numbers and postcodes, which are always masked.
+    """
+
+    id: str
+    column: str
+    moment: str
+    name: str | None = None
+    mask_names: str | None = None
+
+    _id = field_validator("id")(_check_id)
+
+
+class Theme(_Strict):
+    """A theme of a codebook: comments that use any of its patterns hold it.
+
+    Patterns are words or phrases matched case-insensitively as whole words,
+    plurals included (``doctor`` matches "doctors", ``car`` not "scared"); a
+    pattern between slashes (``/appoint?ments?/``) is a regular expression.
+    A coded theme is a barrier of its comments' moment.
+
+    Example:
+        >>> Theme.model_validate({"id": "transport", "comments": "worries",
+        ...                       "patterns": ["bus", "get there"]}).label
+        'transport'
+    """
+
+    id: str
+    name: str | None = None
+    comments: str
+    patterns: list[str] = Field(min_length=1)
+
+    _id = field_validator("id")(_check_id)
+
+    @field_validator("patterns")
+    @classmethod
+    def _readable(cls, value: list[str]) -> list[str]:
+        out = []
+        for pattern in value:
+            text = str(pattern).strip()
+            if len(text) > 2 and text.startswith("/") and text.endswith("/"):
+                try:
+                    re.compile(text[1:-1])
+                except re.error as exc:
+                    raise ValueError(
+                        f"pattern {text!r} is not a valid regular expression ({exc}); "
+                        "write a word or phrase, or fix the expression between the slashes"
+                    ) from None
+            elif not any(ch.isalnum() for ch in text):
+                raise ValueError(
+                    f"pattern {text!r} has no letter or digit; write a word or phrase "
+                    "(bus, get there) or a /regular expression/"
+                )
+            out.append(text)
+        return out
+
+    @property
+    def label(self) -> str:
+        """The name to show people (the id when no name was given)."""
+        return self.name or self.id
+
+
 class Intervention(_Strict):
     """A change with a cost that lowers a moment's break rate or a barrier's prevalence."""
 
@@ -457,6 +525,9 @@ class Service(_Strict):
     # {"lifecycle:transition": [complete]} for logs that record starts and ends
     filters: dict[str, list[str]] = Field(default_factory=dict)
     barriers: list[Barrier] = Field(default_factory=list)
+    # free-text columns at moments, and the codebook that turns them into barriers
+    comments: list[Comment] = Field(default_factory=list)
+    themes: list[Theme] = Field(default_factory=list)
     interventions: list[Intervention] = Field(default_factory=list)
     # changes made to the service on a date, for keymoments monitor
     changes: list[Change] = Field(default_factory=list)
@@ -490,7 +561,7 @@ class Service(_Strict):
 
     def _problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         problems: list[tuple[tuple[str | int, ...], str]] = []
-        for section in ("moments", "outcomes", "barriers", "interventions"):
+        for section in ("moments", "outcomes", "barriers", "comments", "themes", "interventions"):
             seen: dict[str, int] = {}
             for i, item in enumerate(getattr(self, section)):
                 if item.id in seen:
@@ -521,6 +592,9 @@ class Service(_Strict):
                 problems.append(
                     (("barriers", i, "moment"), _unknown("moment", b.moment, moment_ids))
                 )
+        problems += self._comment_problems(moment_ids, barrier_ids)
+        # a coded theme is a barrier of its moment: interventions may target it
+        barrier_ids += [t.id for t in self.themes]
         for i, iv in enumerate(self.interventions):
             if iv.moment is not None and iv.moment not in moment_ids:
                 problems.append(
@@ -603,6 +677,38 @@ class Service(_Strict):
                     )
         return problems
 
+    def _comment_problems(
+        self, moment_ids: list[str], barrier_ids: list[str]
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for i, c in enumerate(self.comments):
+            if c.moment not in moment_ids:
+                problems.append(
+                    (("comments", i, "moment"), _unknown("moment", c.moment, moment_ids))
+                )
+        comment_ids = [c.id for c in self.comments]
+        for i, t in enumerate(self.themes):
+            if t.comments not in comment_ids:
+                problems.append(
+                    (
+                        ("themes", i, "comments"),
+                        _unknown("comments", t.comments, comment_ids)
+                        if comment_ids
+                        else f"theme {t.id!r} codes comments {t.comments!r}, but the model "
+                        "declares none; add them under 'comments:' "
+                        "({id, column, moment})",
+                    )
+                )
+            if t.id in barrier_ids:
+                problems.append(
+                    (
+                        ("themes", i, "id"),
+                        f"theme {t.id!r} has the id of a barrier; a coded theme is a barrier "
+                        "of its moment, so give it its own id",
+                    )
+                )
+        return problems
+
     # -- convenient views ---------------------------------------------------
 
     def moment(self, moment_id: str) -> Moment:
@@ -619,6 +725,13 @@ class Service(_Strict):
                 return o
         raise KeyError(outcome_id)
 
+    def comment(self, comment_id: str) -> Comment:
+        """The comments (a free-text column at a moment) with this id (``KeyError`` if none)."""
+        for c in self.comments:
+            if c.id == comment_id:
+                return c
+        raise KeyError(comment_id)
+
     @property
     def case_columns(self) -> list[str]:
         """Every cases-table column the model refers to, in a stable order."""
@@ -628,6 +741,7 @@ class Service(_Strict):
             *(o.column for o in self.outcomes if o.column),
             *(o.value_column for o in self.outcomes if o.value_column),
             *(b.column for b in self.barriers),
+            *(c.column for c in self.comments),
         ]
         return list(dict.fromkeys(cols))
 
@@ -811,6 +925,8 @@ def _known_fields(parent: tuple[Any, ...]) -> list[str]:
         "moments": Moment,
         "outcomes": Outcome,
         "barriers": Barrier,
+        "comments": Comment,
+        "themes": Theme,
         "interventions": Intervention,
         "changes": Change,
         "data": DataFiles,

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from keymoments.data.engine import Engine
     from keymoments.data.readers import ReadReport
     from keymoments.experience.barrier_results import BarrierResults
+    from keymoments.experience.comments.results import CommentResults
     from keymoments.experience.drivers import Drivers
     from keymoments.experience.emotion import Emotion
     from keymoments.journey.check import CheckRow
@@ -155,6 +156,8 @@ class AnalysisResult:
     emotion: Emotion | None = None
     # a cases table without events: no journey figures, drivers and emotion only
     survey_only: bool = False
+    # what people say (issue 21): comments coded into themes, sentiment and quotes
+    comments: CommentResults | None = None
     _set_aside: list[ReadReport] = field(default_factory=list, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
@@ -261,6 +264,7 @@ class AnalysisResult:
             "emotion": self.emotion.to_dict() if self.emotion is not None else {},
             "barriers": self.barriers.to_dict() if self.barriers else [],
             "moment_barriers": self.barriers.moments_to_dict() if self.barriers else [],
+            "comments": self.comments.to_dict() if self.comments is not None else {},
             "portfolio": self.portfolio.to_dict() if self.portfolio is not None else {},
             "after_break": [
                 self.after_break[m.id].to_dict() for m in self.moments if m.id in self.after_break

@@ -15,6 +15,7 @@ from keymoments.cli import demo as _demo
 from keymoments.cli import monitor as _monitor
 from keymoments.cli import plan as _plan
 from keymoments.cli import serve as _serve
+from keymoments.cli import themes as _themes
 
 __all__ = ["app", "main"]
 
@@ -49,6 +50,7 @@ app.command("analyse")(_analyse.analyse)
 app.command("serve")(_serve.serve)
 app.command("plan")(_plan.plan)
 app.command("monitor")(_monitor.monitor)
+app.command("themes")(_themes.themes)
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ _STAGES = {
     "periods": "Summarising periods",
     "changes": "Checking the changes",
     "windows": "Key moments per window",
+    "comments": "Comments",
 }
 
 

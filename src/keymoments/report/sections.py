@@ -134,6 +134,11 @@ def build_sections(result: AnalysisResult) -> list[Section]:
         sections += [journey_section(result), gearing_section(result), alignment_section(result)]
     for attr, fallback in _OPTIONAL:
         sections.append(optional_section(result, attr, fallback))
+        if attr == "barriers":
+            # what people say, after the barriers it gives a voice to
+            from keymoments.report.comments_section import comments_section
+
+            sections.append(comments_section(result))
     sections.append(data_quality_section(result))
     sections.append(method_section(result))
     return sections
@@ -710,7 +715,7 @@ _PART_VIEWS = {
     ),
     "barriers": _PartView(
         ("moment", "name", "prevalence", "odds_ratio", "or_lo", "or_hi",
-         "attributable_fraction", "af_lo", "af_hi", "status"),
+         "attributable_fraction", "af_lo", "af_hi", "status", "source"),
         ("plot", "plot_odds_ratios"),
         ("prevalence", "attributable_fraction"),
     ),

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from keymoments.report.terminal_barriers import barrier_headline, barriers_table
+from keymoments.report.terminal_comments import comments_part
 from keymoments.report.terminal_drivers import drivers_tables
 
 if TYPE_CHECKING:
@@ -297,6 +298,9 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     barrier_rows = barriers_table(result)
     if barrier_rows is not None:
         parts.append(barrier_rows)
+    said = comments_part(result)
+    if said is not None:
+        parts.append(said)
     console.print(Group(*parts))  # type: ignore[arg-type]
     if result.portfolio is not None:
         from keymoments.report.plan import plan_panel

@@ -35,6 +35,7 @@ STAGE_LABELS = {
     "bootstrap": "Bootstrap: intervals",
     "barriers": "Barriers",
     "drivers": "Drivers of the experience",
+    "comments": "Reading the comments",
     "write": "Writing the results and the report",
 }
 
