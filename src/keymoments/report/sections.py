@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,22 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from keymoments.report import charts
+from keymoments.report.formatting import (
+    currency_symbol,
+    fmt_interval,
+    fmt_money,
+    fmt_number,
+    fmt_pct,
+    fmt_signed,
+    join_names,
+)
+from keymoments.report.sentences import (
+    drivers_sentences,
+    emotion_sentences,
+    intervention_names,
+    outcome_names,
+    plan_sentences,
+)
 
 if TYPE_CHECKING:
     import altair as alt
@@ -78,42 +93,16 @@ class Section:
 # -- number formatting ------------------------------------------------------------
 
 
-def fmt_number(value: Any, digits: int = 3) -> str:
-    """A number for people: thousands separated, ``digits`` significant figures, no ``-0``.
-
-    >>> fmt_number(255461.3), fmt_number(0.14219), fmt_number(-0.00001), fmt_number(None)
-    ('255,461', '0.142', '0', '–')
-    """
-    if value is None or isinstance(value, bool):
-        return "–" if value is None else str(value)
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(v):
-        return "–"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    if v == 0 or abs(v) < 10 ** -(digits + 1):
-        return "0"
-    text = f"{v:.{digits}g}"
-    if "e" in text:
-        text = f"{v:.{digits + 2}f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "0") else text
-
-
 def _pct(value: float | None, digits: int = 1) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{value:.{digits}%}"
+    return fmt_pct(value, digits)
 
 
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
+def _money(value: float, currency: str | None = None) -> str:
+    return fmt_money(value, currency)
 
 
 def _interval(lo: float, hi: float) -> str:
-    return f"[{fmt_number(lo)} to {fmt_number(hi)}]"
+    return fmt_interval(lo, hi)
 
 
 # -- the sections ---------------------------------------------------------------
@@ -153,8 +142,7 @@ _OPTIONAL = (
 
 
 def _signed(value: float, digits: int = 3) -> str:
-    text = fmt_number(abs(value), digits)
-    return text if text == "0" else ("+" if value > 0 else "−") + text
+    return fmt_signed(value, digits)
 
 
 def _outcome_change(result: AnalysisResult, m: MomentResult) -> list[str]:
@@ -169,8 +157,7 @@ def _outcome_change(result: AnalysisResult, m: MomentResult) -> list[str]:
             continue
         if o.kind == "binary":
             out.append(
-                f"{o.label} {_signed(rec * 100)} per 100 cases "
-                f"[{fmt_number(lo * 100)} to {fmt_number(hi * 100)}]"
+                f"{o.label} {_signed(rec * 100)} per 100 cases {_interval(lo * 100, hi * 100)}"
             )
         else:
             out.append(f"{o.label} {_signed(rec)} per case {_interval(lo, hi)}")
@@ -196,7 +183,7 @@ def _why(result: AnalysisResult, m: MomentResult) -> tuple[str, str]:
     for p in ("user", "provider"):
         d = m.deciding.get(p)
         if d is not None and p in m.perspectives:
-            worth.append(f"{fmt_number(d.gearing, 2)} to the {p}")
+            worth.append(f"{fmt_signed(d.gearing, 2).lstrip('+')} to the {p}")
     if worth:
         parts.append(f"Worth {' and '.join(worth)} in average moments (gearing).")
     barriers = _main_barriers(result, m.id)
@@ -279,7 +266,7 @@ def headline_section(result: AnalysisResult) -> Section:
     )
     for side in ("user", "provider"):
         names = [result.moment(i).name for i in result.key_moments(side)]  # type: ignore[arg-type]
-        s.paragraphs.append(f"Key for the {side}: {', '.join(names) if names else 'none'}.")
+        s.paragraphs.append(f"Key for the {side}: {join_names(names) if names else 'none'}.")
     if not n_key:
         ranked = sorted(
             (m for m in result.moments if m.deciding),
@@ -297,6 +284,14 @@ def headline_section(result: AnalysisResult) -> Section:
     s.bullets = [_why(result, m) for m in n_key]
     stakes = money_at_stake(result)
     volume = result.service.volume
+    cur = result.service.currency
+
+    def money(v: float) -> str:
+        return _money(v, cur)
+
+    def each(v: float) -> str:
+        return _per_case(v, cur)
+
     if stakes:
         rows = []
         for r in stakes:
@@ -304,11 +299,9 @@ def headline_section(result: AnalysisResult) -> Section:
             year = "–"
             if r["per_year"] is not None:
                 ylo, yhi = r["per_year_ci"]
-                year = f"{_money(r['per_year'])} [{_money(ylo)} to {_money(yhi)}]"
-            rows.append(
-                [r["moment"], r["perspective"], f"{fmt_number(r['per_case'])} {_interval(lo, hi)}",
-                 year]
-            )  # fmt: skip
+                year = f"{_money(r['per_year'], cur)} {fmt_interval(ylo, yhi, money)}"
+            per_case = f"{each(r['per_case'])} {fmt_interval(lo, hi, each)}"
+            rows.append([r["moment"], r["perspective"], per_case, year])
         columns = ["moment", "for", "per case", "a year"]
         if not volume:  # no cases a year in the model: per case only
             rows = [r[:3] for r in rows]
@@ -328,42 +321,30 @@ def headline_section(result: AnalysisResult) -> Section:
         )
     for note in _without_money(result):
         s.notes.append(f"No money figure: {note}.")
-    for attr in ("drivers", "emotion"):
-        headline = getattr(getattr(result, attr, None), "headline", None)
-        if isinstance(headline, str) and headline:
-            s.paragraphs.append(headline)
+    s.paragraphs.extend(drivers_sentences(result))
+    s.paragraphs.extend(emotion_sentences(result))
     plan = getattr(result, "portfolio", None)
     if plan is not None:
-        headline = getattr(plan, "headline", None)
-        s.paragraphs.append(
-            headline if isinstance(headline, str) and headline else _plan_sentence(plan)
-        )
+        s.paragraphs.append(_plan_sentence(plan, result)[0])
     for message in result.warnings:
         s.notes.append(f"Warning: {message}")
     return s
 
 
-def _plan_sentence(plan: Any) -> str:
-    """The plan in a sentence: what to fund, its cost, what it returns a year, how sure."""
+def _per_case(value: float, currency: str | None) -> str:
+    """Money per case: pennies matter below a hundred."""
+    text = fmt_number(value)
+    if not currency or text == "–":
+        return text
+    before, after = currency_symbol(currency)
+    sign = "−" if text.startswith("-") else ""
+    return f"{sign}{before}{text.lstrip('-')}{after}"
+
+
+def _plan_sentence(plan: Any, result: AnalysisResult) -> list[str]:
+    """The plan in sentences: what to fund, its cost and return a year, how sure, the runner-up."""
     doc = plan.to_dict() if hasattr(plan, "to_dict") else {}
-    names = {str(i): str(i) for i in doc.get("chosen", [])}
-    summary = getattr(plan, "summary", None)
-    if isinstance(summary, pd.DataFrame) and {"id", "name"} <= set(summary.columns):
-        names.update({str(i): str(n) for i, n in zip(summary["id"], summary["name"], strict=True)})
-    chosen = ", ".join(names[str(c)] for c in doc.get("chosen", [])) or "nothing"
-    text = f"The plan: fund {chosen}"
-    if isinstance(doc.get("cost"), int | float):
-        text += f" for {_money(float(doc['cost']))} a year"
-    if isinstance(doc.get("budget"), int | float):
-        text += f" (budget {_money(float(doc['budget']))})"
-    if isinstance(doc.get("value"), int | float):
-        text += f"; it returns {_money(float(doc['value']))} a year"
-    spread = (doc.get("uncertainty") or {}).get("value") or {}
-    if isinstance(spread.get("p5"), int | float) and isinstance(spread.get("p95"), int | float):
-        text += f" (90% of simulations {_money(spread['p5'])} to {_money(spread['p95'])})"
-    if isinstance(doc.get("payback_months"), int | float):
-        text += f", paying back in {doc['payback_months']:.1f} months"
-    return text + "."
+    return plan_sentences(doc, result.service)
 
 
 def _gearing_table(result: AnalysisResult) -> Table:
@@ -649,15 +630,24 @@ def frame_table(
     percent: Sequence[str] = (),
     moment_names: dict[str, str] | None = None,
     max_rows: int = 40,
+    names: dict[str, dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Table:
     """A DataFrame as display strings: numbers formatted, ``lo``/``hi`` folded to ``[lo, hi]``.
 
     ``columns``: the ones to show, in order, where present (all when ``None``);
     ``percent``: columns (and their folded intervals) shown as percentages;
-    ``moment_names``: moment ids in a ``moment`` column are shown by their names.
+    ``moment_names``: moment ids in a ``moment`` column are shown by their names;
+    ``names``: the same for other columns (column to id-to-name); ``headers``: column
+    headings for people (otherwise the column's name, its underscores as spaces).
     """
     if moment_names and "moment" in frame.columns:
         frame = frame.assign(moment=[moment_names.get(str(v), v) for v in frame["moment"]])
+    for column, mapping in (names or {}).items():
+        if column in frame.columns and mapping:
+            frame = frame.assign(
+                **{column: [mapping.get(str(v), v) if v is not None else v for v in frame[column]]}
+            )
     if columns is not None:
         keep = [c for c in columns if c in frame.columns]
         if len(keep) >= 2:  # otherwise the object changed shape: show all it has
@@ -680,7 +670,7 @@ def frame_table(
         caption += f" (first {max_rows} of {len(frame)} rows)"
     return Table(
         caption=caption,
-        columns=[str(c).replace("_", " ") for c in shown.columns],
+        columns=[(headers or {}).get(str(c), str(c).replace("_", " ")) for c in shown.columns],
         rows=rows,
         numeric=numeric,
     )
@@ -698,6 +688,7 @@ class _PartView:
     columns: tuple[str, ...] | None
     plots: tuple[str, ...]
     percent: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()  # column -> heading; {money} takes the currency
 
 
 # Column names and plot methods of the results objects (INTERFACES.md); a name
@@ -712,17 +703,26 @@ _PART_VIEWS = {
          "quadrant"),
         ("plot", "plot_quadrants", "plot_penalty_reward"),
         ("share",),
+        (("name", "moment"), ("share", "share of R²"), ("class", "penalty–reward class"),
+         ("performance", "mean rating"), ("quadrant", "importance × rating")),
     ),
     "barriers": _PartView(
         ("moment", "name", "prevalence", "odds_ratio", "or_lo", "or_hi",
          "attributable_fraction", "af_lo", "af_hi", "status", "source"),
         ("plot", "plot_odds_ratios"),
         ("prevalence", "attributable_fraction"),
+        (("name", "barrier"), ("prevalence", "held by"), ("odds_ratio", "adjusted odds ratio"),
+         ("attributable_fraction", "share of breaks it explains")),
     ),
     "portfolio": _PartView(
         ("name", "moment", "barrier", "effect", "cost", "chosen", "value_alone",
          "value_in_plan", "roi", "payback_months"),
         ("plot", "plot_frontier", "plot_uncertainty"),
+        (),
+        (("name", "intervention"), ("cost", "cost a year{money}"),
+         ("value_alone", "value a year alone{money}"),
+         ("value_in_plan", "value a year in the plan{money}"),
+         ("roi", "return on investment (× cost)"), ("payback_months", "payback (months)")),
     ),
 }  # fmt: skip
 
@@ -738,11 +738,16 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
     view = _PART_VIEWS.get(attr, _PartView(None, ("plot",)))
     title = str(getattr(part, "title", fallback_title) or fallback_title)
     s = Section(attr, title)
+    said = {
+        "drivers": lambda: drivers_sentences(result),
+        "emotion": lambda: emotion_sentences(result),
+        "portfolio": lambda: _plan_sentence(part, result),
+    }.get(attr)
     headline = getattr(part, "headline", None)
-    if isinstance(headline, str) and headline:
+    if said is not None:
+        s.paragraphs.extend(said())
+    elif isinstance(headline, str) and headline:
         s.paragraphs.append(headline)
-    elif attr == "portfolio":
-        s.paragraphs.append(_plan_sentence(part))
     summary = getattr(part, "summary", None)
     table = (
         frame_table(
@@ -751,15 +756,21 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
             columns=view.columns,
             percent=view.percent,
             moment_names={m.id: m.name for m in result.moments},
+            names={
+                "outcome": outcome_names(result.service),
+                "barrier": {b.id: b.name or b.id for b in result.service.barriers},
+                "id": intervention_names(result.service),
+            },
+            headers=_headers(view.headers, result.service.currency),
         )
         if isinstance(summary, pd.DataFrame) and len(summary)
         else None
     )
     for name in view.plots:
-        method = getattr(part, name, None)
-        if method is None:
+        drawn = _part_chart(result, part, attr, name)
+        if drawn is None:
             continue
-        chart = charts.house_style(method())
+        chart = charts.house_style(drawn)
         first = not s.figures
         s.figures.append(
             Figure(
@@ -768,7 +779,9 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
                 alt_text=_chart_text(chart, f"{title}: chart; the same figures are in the table."),
                 caption=title
                 if first
-                else f"{title}: {name.removeprefix('plot_')}".replace("_", " "),
+                else _CAPTIONS.get(
+                    name, f"{title}: {name.removeprefix('plot_')}".replace("_", " ")
+                ),
                 table=table if first else None,
             )
         )
@@ -779,6 +792,41 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
     for warning in getattr(part, "equity_warnings", None) or []:
         s.notes.append(f"Warning: {warning}")
     return s
+
+
+def _headers(pairs: tuple[tuple[str, str], ...], currency: str | None) -> dict[str, str]:
+    money = f" ({currency})" if currency else ""
+    return {k: v.replace("{money}", money) for k, v in pairs}
+
+
+_CAPTIONS = {
+    "plot_quadrants": "Importance against rating: where to concentrate",
+    "plot_penalty_reward": "Penalty and reward: what a low or a high rating does",
+    "plot_odds_ratios": "Barriers: adjusted odds ratios",
+    "plot_frontier": "What each side gains across budgets",
+    "plot_uncertainty": "How sure the plan's return is",
+}
+
+
+def _part_chart(result: AnalysisResult, part: Any, attr: str, name: str) -> Any:
+    """A part's chart drawn by the report's own function, with the model's names and
+    currency; the part's ``plot_*`` method for a chart the report has no function for."""
+    from keymoments.report import part_charts as pc
+
+    outcome_names = {o.id: o.label for o in result.service.outcomes}
+    currency = result.service.currency
+    drawn = {
+        ("drivers", "plot"): lambda: pc.plot_driver_importance(part, outcome_names),
+        ("drivers", "plot_quadrants"): lambda: pc.plot_importance_performance(part, outcome_names),
+        ("drivers", "plot_penalty_reward"): lambda: pc.plot_penalty_reward(part, outcome_names),
+        ("portfolio", "plot"): lambda: pc.plot_value_against_cost(part, currency),
+        ("portfolio", "plot_frontier"): lambda: pc.plot_frontier(part, currency),
+        ("portfolio", "plot_uncertainty"): lambda: pc.plot_return_spread(part, currency),
+    }.get((attr, name))
+    if drawn is not None:
+        return drawn()
+    method = getattr(part, name, None)
+    return None if method is None else method()
 
 
 _ABSENT_HINT = {
