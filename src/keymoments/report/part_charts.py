@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,9 +27,6 @@ import pandas as pd
 from keymoments.report.charts import unique_labels, wrap_label
 from keymoments.report.formatting import currency_symbol, fmt_money, join_names
 from keymoments.report.placement import place_labels
-
-if TYPE_CHECKING:
-    import altair as alt
 
 __all__ = [
     "labelled_points",

@@ -45,6 +45,7 @@ from keymoments.report.sentences import (
     intervention_names,
     outcome_names,
     plan_sentences,
+    what_if_sentences,
 )
 
 if TYPE_CHECKING:
@@ -344,7 +345,11 @@ def _per_case(value: float, currency: str | None) -> str:
 def _plan_sentence(plan: Any, result: AnalysisResult) -> list[str]:
     """The plan in sentences: what to fund, its cost and return a year, how sure, the runner-up."""
     doc = plan.to_dict() if hasattr(plan, "to_dict") else {}
-    return plan_sentences(doc, result.service)
+    summary = getattr(plan, "summary", None)
+    names = {}
+    if isinstance(summary, pd.DataFrame) and {"id", "name"} <= set(summary.columns):
+        names = {str(i): str(n) for i, n in zip(summary["id"], summary["name"], strict=True)}
+    return plan_sentences(doc, result.service, names)
 
 
 def _gearing_table(result: AnalysisResult) -> Table:
@@ -729,7 +734,13 @@ _PART_VIEWS = {
 
 def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> Section:
     """A part of the analysis that may be absent, drawn from its title, summary and plots."""
-    part = getattr(result, attr, None)
+    return part_section(result, attr, getattr(result, attr, None), fallback_title)
+
+
+def part_section(result: AnalysisResult, attr: str, part: Any, fallback_title: str) -> Section:
+    """The section of one part of ``result`` (``attr``: drivers, emotion, barriers,
+    portfolio, what_if): ``part`` itself, or another made from the result, such as
+    a plan for another budget or a what-if, which the web app shows as the report would."""
     if part is None:
         s = Section(attr, fallback_title, present=False)
         s.paragraphs.append("Not part of this analysis.")
@@ -742,10 +753,11 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
         "drivers": lambda: drivers_sentences(result),
         "emotion": lambda: emotion_sentences(result),
         "portfolio": lambda: _plan_sentence(part, result),
-    }.get(attr)
+        "what_if": lambda: what_if_sentences(part.to_dict(), result.service),
+    }.get(attr, list)()
     headline = getattr(part, "headline", None)
-    if said is not None:
-        s.paragraphs.extend(said())
+    if said:
+        s.paragraphs.extend(said)
     elif isinstance(headline, str) and headline:
         s.paragraphs.append(headline)
     summary = getattr(part, "summary", None)
@@ -811,8 +823,14 @@ _CAPTIONS = {
 def _part_chart(result: AnalysisResult, part: Any, attr: str, name: str) -> Any:
     """A part's chart drawn by the report's own function, with the model's names and
     currency; the part's ``plot_*`` method for a chart the report has no function for."""
+    from keymoments.experience.drivers import Drivers
+    from keymoments.portfolio.results import Portfolio
+    from keymoments.portfolio.what_if import WhatIf
     from keymoments.report import part_charts as pc
 
+    if not isinstance(part, Drivers | Portfolio | WhatIf):  # another object: its own charts
+        method = getattr(part, name, None)
+        return None if method is None else method()
     outcome_names = {o.id: o.label for o in result.service.outcomes}
     currency = result.service.currency
     drawn = {
@@ -822,6 +840,9 @@ def _part_chart(result: AnalysisResult, part: Any, attr: str, name: str) -> Any:
         ("portfolio", "plot"): lambda: pc.plot_value_against_cost(part, currency),
         ("portfolio", "plot_frontier"): lambda: pc.plot_frontier(part, currency),
         ("portfolio", "plot_uncertainty"): lambda: pc.plot_return_spread(part, currency),
+        ("what_if", "plot"): lambda: pc.plot_what_if(
+            part, intervention_names(result.service), outcome_names
+        ),
     }.get((attr, name))
     if drawn is not None:
         return drawn()

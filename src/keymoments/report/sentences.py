@@ -40,6 +40,7 @@ __all__ = [
     "intervention_names",
     "outcome_names",
     "plan_sentences",
+    "what_if_sentences",
 ]
 
 
@@ -55,22 +56,20 @@ def intervention_names(service: Service) -> dict[str, str]:
 
 def drivers_sentences(result: AnalysisResult) -> list[str]:
     """Per outcome: how much of it the ratings explain, and its two strongest drivers."""
-    drivers = getattr(result, "drivers", None)
-    if drivers is None:
+    by_outcome = getattr(getattr(result, "drivers", None), "outcomes", None)
+    if not isinstance(by_outcome, dict):
         return []
     names = outcome_names(result.service)
     out = []
-    for oid, d in drivers.outcomes.items():
+    for oid, d in by_outcome.items():
         if not d.r2 > 0 or not len(d.names):
             continue
         order = np.argsort(-d.figures["importance"])[:2]
-        top = join_names(
-            [f"{d.names[j]} ({d.figures['importance'][j] / d.r2:.0%} of it)" for j in order]
-        )
+        top = join_names([f"{d.names[j]} ({d.figures['importance'][j] / d.r2:.0%})" for j in order])
         out.append(
             sentence(
                 f"{names.get(oid, oid)}: the moments' ratings explain {d.r2:.0%} of its "
-                f"variation (R²), most of it {top}."
+                f"variation (R²), most of it from {top}."
             )
         )
     return out
@@ -86,7 +85,7 @@ _VERDICTS = {
 def emotion_sentences(result: AnalysisResult) -> list[str]:
     """The dips of the emotion curve and, per outcome, the peak–end verdict."""
     emotion = getattr(result, "emotion", None)
-    if emotion is None:
+    if emotion is None or not hasattr(emotion, "peak_end"):
         return []
     dips = [n for n, d in zip(emotion.names, emotion.dips, strict=True) if d]
     out = [
@@ -104,14 +103,16 @@ def _chosen(ids: list[str], names: Mapping[str, str]) -> str:
     return join_names([names.get(i, i) for i in ids]) or "nothing"
 
 
-def plan_sentences(doc: Mapping[str, Any], service: Service) -> list[str]:
+def plan_sentences(
+    doc: Mapping[str, Any], service: Service, names: Mapping[str, str] | None = None
+) -> list[str]:
     """The plan (the ``portfolio`` document of the JSON) in a few sentences.
 
     What to fund and within what budget, its cost and return a year, net,
     return on investment and payback; how sure (the Monte Carlo spread) and
-    the runner-up.
+    the runner-up. ``names``: intervention names besides the model's.
     """
-    names = intervention_names(service)
+    names = {**intervention_names(service), **(names or {})}
     cur = service.currency
     chosen = [str(c) for c in doc.get("chosen") or []]
     how_many = len(chosen)
@@ -122,9 +123,9 @@ def plan_sentences(doc: Mapping[str, Any], service: Service) -> list[str]:
     cost, value = doc.get("cost"), doc.get("value")
     parts = [lead]
     if chosen and isinstance(cost, int | float) and isinstance(value, int | float):
-        they = "it costs" if how_many == 1 else "they cost"
+        they, returns = ("it costs", "returns") if how_many == 1 else ("they cost", "return")
         parts = [
-            f"{lead}: {they} {fmt_money(cost, cur)} a year and return "
+            f"{lead}: {they} {fmt_money(cost, cur)} a year and {returns} "
             f"{fmt_money(value, cur)} a year in money"
         ]
     extra = []
@@ -170,3 +171,29 @@ def plan_sentences(doc: Mapping[str, Any], service: Service) -> list[str]:
             line += f" (return on investment {runner['roi']:.1f} times the cost)"
         out.append(line + ".")
     return out
+
+
+def what_if_sentences(doc: Mapping[str, Any], service: Service) -> list[str]:
+    """A what-if (its JSON document) in a sentence: what changes, its cost and money a year."""
+    names = intervention_names(service)
+    cur = service.currency
+    chosen = [str(i) for i in doc.get("interventions") or []]
+    moments = {m.id: m.label for m in service.moments}
+    factors = doc.get("factors") or {}
+    if chosen:
+        what = join_names([names.get(i, i) for i in chosen])
+    else:
+        what = join_names(
+            [f"{moments.get(m, m)} breaking {fmt_pct(1 - f, 0)} less often" for m, f in
+             factors.items() if isinstance(f, int | float)]
+        ) or "nothing changed"  # fmt: skip
+    value = doc.get("value") or {}
+    total = value.get("total") if isinstance(value, Mapping) else value
+    text = f"What if: {what}"
+    if isinstance(doc.get("cost"), int | float) and chosen:
+        text += f". It costs {fmt_money(doc['cost'], cur)} a year"
+        if isinstance(total, int | float):
+            text += f" and returns {fmt_money(total, cur)} a year in money"
+    elif isinstance(total, int | float):
+        text += f": {fmt_money(total, cur)} a year in money"
+    return [text + "."]

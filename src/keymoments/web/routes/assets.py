@@ -45,3 +45,9 @@ def asset(name: str) -> FileResponse:
     return FileResponse(
         path, media_type=_TYPES[path.suffix], headers={"cache-control": "max-age=3600"}
     )
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The app's icon (browsers ask for it on every page; an SVG serves them all)."""
+    return asset("favicon.svg")

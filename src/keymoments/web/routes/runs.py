@@ -11,6 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from keymoments.errors import DataError, KeymomentsError
@@ -73,9 +75,14 @@ def run_page(request: Request, run_id: RunId) -> Response:
     run = store.run(run_id)
     data = _run_detail(store, run)
     charts: dict[str, Any] = {}
+    report_body = None
     if run.status == "done" and not wants_json(request):
         path = store.run_dir(run) / "charts.json"
         charts = store.read_json(path) if path.exists() else {}
+        # the report's own sections (written by the worker, escaped by its templates)
+        body = store.run_dir(run) / "report-body.html"
+        if body.exists():
+            report_body = Markup(body.read_text(encoding="utf-8"))
     ws = store.workspace(run.workspace_id)
     service = None
     if run.status == "done":
@@ -85,6 +92,7 @@ def run_page(request: Request, run_id: RunId) -> Response:
         "run.html",
         data,
         charts=charts,
+        report_body=report_body,
         workspace=ws,
         service=service,
         available={
@@ -327,9 +335,23 @@ def _plan_out(run: Run, kind: str, obj: Any) -> PlanOut:
 
 
 def _plan_page(
-    request: Request, run: Run, data: PlanOut, charts: dict[str, Any] | None = None
+    request: Request,
+    run: Run,
+    data: PlanOut,
+    charts: dict[str, Any] | None = None,
+    shown: tuple[Any, str, Any] | None = None,
 ) -> Response:
+    """``shown``: (the run's result, the part's kind, the plan or what-if) to show as the
+    report's section for it, the way the report shows the plan."""
     store = _store(request)
+    report_body = None
+    if shown is not None and not wants_json(request):
+        from keymoments.report.html import render_sections
+        from keymoments.report.sections import part_section
+
+        result, kind, obj = shown
+        section = part_section(result, kind, obj, data.title)
+        report_body = Markup(render_sections([section]))
     return page(
         request,
         "plan.html",
@@ -337,6 +359,7 @@ def _plan_page(
         workspace=store.workspace(run.workspace_id),
         run=run,
         charts=charts or {},
+        report_body=report_body,
     )
 
 
@@ -367,12 +390,17 @@ async def what_if(request: Request, run_id: RunId) -> Response:
                 raise DataError(f"break rate of {m.id!r} {value}: give a percentage, 0 to 100")
             rates[m.id] = value / 100
     result = _result(store, run)
-    from starlette.concurrency import run_in_threadpool
-
     outcome = await run_in_threadpool(
         fn, result, interventions=tuple(chosen), break_rates=rates or None
     )
-    return _plan_page(request, run, _plan_out(run, "what_if", outcome), _plots(outcome, ("plot",)))
+    return await run_in_threadpool(
+        _plan_page,
+        request,
+        run,
+        _plan_out(run, "what_if", outcome),
+        None,
+        (result, "what_if", outcome),
+    )
 
 
 @router.post("/runs/{run_id}/plan", response_model=PlanOut, responses={200: _HTML})
@@ -391,8 +419,6 @@ async def plan(request: Request, run_id: RunId) -> Response:
     objective = single.get("objective", "value") or "value"
     uncertainty = single.get("uncertainty", "on").lower() not in ("off", "false", "0", "no")
     result = _result(store, run)
-    from starlette.concurrency import run_in_threadpool
-
     outcome = await run_in_threadpool(
         fn,
         result,
@@ -402,19 +428,7 @@ async def plan(request: Request, run_id: RunId) -> Response:
         exclude=tuple(lists.get("exclude", [])),
         uncertainty=uncertainty,
     )
-    charts = _plots(outcome, ("plot", "plot_frontier"))
-    return _plan_page(request, run, _plan_out(run, "plan", outcome), charts)
-
-
-def _plots(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    """The object's charts as Vega-Lite specs (a chart that fails is left out)."""
-    out: dict[str, Any] = {}
-    for name in names:
-        method = getattr(obj, name, None)
-        if method is None:
-            continue
-        try:
-            out[name] = method().to_dict()
-        except Exception:  # a picture failing must not lose the figures
-            continue
-    return out
+    shown = (result, "portfolio", outcome)
+    return await run_in_threadpool(
+        _plan_page, request, run, _plan_out(run, "plan", outcome), None, shown
+    )
