@@ -135,7 +135,7 @@ def test_upload_run_see_the_key_moment_download_the_report(
     expect(keys.nth(0).locator(".key-moment")).to_have_text(["Attend the check appointment"])
     expect(keys.nth(1).locator(".key-moment")).to_have_text(["Attend the check appointment"])
     # the charts are drawn by the Vega shipped in the package (no CDN)
-    expect(page.locator("figure.chart.drawn svg").first).to_be_visible(timeout=30_000)
+    expect(page.locator("figure.chart-figure.drawn svg").first).to_be_visible(timeout=30_000)
     page.screenshot(path=str(shots / "web-results.png"), full_page=True)
 
     with page.expect_download() as pdf:
