@@ -202,11 +202,11 @@ def band_labels(bins: list[float]) -> list[str]:
 
 def _banded(col: ibis.Value, bins: list[float]) -> ibis.Value:
     labels = band_labels(bins)
-    value = (
-        col.cast("float64") if col.type().is_numeric() else col.cast("string").try_cast("float64")
-    )
+    # blanks, text, NaN and infinities fall in no band (a NULL comparison would
+    # otherwise reach the last branch, the top band)
+    value, _ = number_or_null(col)
     branches = [(value < edge, label) for edge, label in zip(bins, labels, strict=False)]
-    return ibis.cases(*branches, else_=labels[-1]).fill_null(MISSING_SEGMENT)
+    return ibis.cases((value.isnull(), MISSING_SEGMENT), *branches, else_=labels[-1])
 
 
 def segment_key(
