@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
 
 __all__ = ["render_terminal"]
+
+# Every string that comes from the data, the model or a message goes to rich
+# through escape() (or as a Text): a name like "[/unknown]" is text, not markup.
 
 _QUADRANT_STYLE = {
     "sweet_spot": "bold green",
@@ -51,7 +55,7 @@ def _read_table(result: AnalysisResult) -> Table:
     unmapped = result.unmapped.head(6)
     if len(unmapped):
         pairs = zip(unmapped["activity"], unmapped["n"], strict=True)
-        listed = ", ".join(f"{a} ({n:,})" for a, n in pairs)
+        listed = ", ".join(f"{escape(str(a))} ({n:,})" for a, n in pairs)
         more = len(result.unmapped) - len(unmapped)
         table.caption = f"Activities in no moment: {listed}" + (
             f" and {more} more" if more > 0 else ""
@@ -61,7 +65,7 @@ def _read_table(result: AnalysisResult) -> Table:
         table.add_column(col, justify="right" if col in ("rows", "used", "set aside") else "left")
     for r in result.reports:
         reasons = ", ".join(f"{n:,} {why}" for why, n in r.set_aside.items()) or "0"
-        table.add_row(r.file, r.kind, f"{r.rows:,}", f"{r.used:,}", reasons)
+        table.add_row(escape(r.file), r.kind, f"{r.rows:,}", f"{r.used:,}", escape(reasons))
     return table
 
 
@@ -86,7 +90,7 @@ def _outcomes_table(result: AnalysisResult) -> Table:
             if k < len(result.model_mean_ci) and result.n_boot:
                 lo, hi = result.model_mean_ci[k]
                 cell += f" [{_pct(lo)}, {_pct(hi)}]" if as_pct else f" [{_num(lo)}, {_num(hi)}]"
-        table.add_row(o.label, o.perspective, shown, cell)
+        table.add_row(escape(o.label), o.perspective, shown, cell)
     return table
 
 
@@ -103,7 +107,9 @@ def _moments_table(result: AnalysisResult) -> Table:
     table.add_column("breaks", justify="right")
     for o in result.service.outcomes:
         unit = "share" if o.kind == "binary" else "mean"
-        table.add_column(f"{o.id}\n{o.perspective}, {unit}", justify="right", overflow="fold")
+        table.add_column(
+            f"{escape(o.id)}\n{o.perspective}, {unit}", justify="right", overflow="fold"
+        )
         table.add_column("gear", justify="right")
     money = _money_perspectives(result)
     for p in money:
@@ -113,8 +119,8 @@ def _moments_table(result: AnalysisResult) -> Table:
     table.add_column("quadrant")
     for m in result.moments:
         cells: list[str | Text] = [
-            m.stage,
-            m.name,
+            escape(m.stage),
+            escape(m.name),
             _pct(m.reach),
             _pct(m.break_rate) if m.breakable else "–",
         ]
@@ -174,10 +180,10 @@ def _after_break(result: AnalysisResult) -> Table | None:
         top = onward[0] if onward else None
         wait = top["median_hours"] if top else None
         table.add_row(
-            result.moment(mid).name,
+            escape(result.moment(mid).name),
             f"{ab.breaks:,}",
             *(_pct(ab.shares[k]) for k in ("retry", "back", "forward", "exit")),
-            f"{_state_name(result, top['to'])} ({_pct(top['share'])})" if top else "",
+            f"{escape(_state_name(result, top['to']))} ({_pct(top['share'])})" if top else "",
             _hours(wait),
         )
     return table
@@ -271,4 +277,4 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
 
         console.print(plan_panel(result.portfolio))
     for message in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)

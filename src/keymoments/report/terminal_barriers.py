@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -96,8 +97,8 @@ def barriers_table(result: AnalysisResult) -> Table | None:
     names = {m.moment: m.name for m in barriers.moments}
     for e in barriers.estimates:
         cells = [
-            names.get(e.moment, e.moment),
-            e.name,
+            escape(names.get(e.moment, e.moment)),
+            escape(e.name),
             _pct(e.prevalence),
             _pct(e.holders_break_rate),
             _pct(e.others_break_rate),
@@ -113,7 +114,7 @@ def barriers_table(result: AnalysisResult) -> Table | None:
         table.add_row(*cells, style="bold" if drives else None)
     notes = []
     for m in barriers.moments:
-        note = f"{m.name}: {m.n_used:,} of {m.n_reached:,} cases that reached it"
+        note = f"{escape(m.name)}: {m.n_used:,} of {m.n_reached:,} cases that reached it"
         if m.n_set_aside:
             note += f" ({m.n_set_aside:,} set aside for missing or unreadable answers)"
         if m.attributable_fraction is not None:
