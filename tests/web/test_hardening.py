@@ -355,3 +355,36 @@ def test_a_running_analysis_can_be_cancelled(tmp_path: Path, demo_files: dict[st
         c.post(f"/runs/{queued}/cancel", headers={"accept": "application/json"})
         assert wait_for(c, queued, timeout=60)["status"] == "cancelled"
         del queued_ws
+
+
+def test_a_parquet_that_decodes_to_far_more_than_it_weighs_is_refused(tmp_path: Path) -> None:
+    # Parquet compresses inside: 9 MB of 100M dictionary-encoded rows took 1.85 GB to read
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 3_000_000
+    zeros = pa.array(np.zeros(n, dtype=np.int64))
+    table = pa.table(
+        {
+            "case_id": pa.array(["c1"]).take(zeros),
+            "activity": pa.array(["booked"]).take(zeros),
+            "timestamp": pa.array(["2024-01-01T08:00:00"]).take(zeros),
+        }
+    )
+    bomb = tmp_path / "events.parquet"
+    pq.write_table(table, bomb, compression="zstd")
+    assert bomb.stat().st_size < 200_000
+    fine = tmp_path / "small.parquet"
+    pq.write_table(table.slice(0, 1000), fine)
+    with TestClient(create_app(tmp_path / "data", max_upload_bytes=2**20)) as c:
+        ws = c.post("/workspaces", json={"name": "parquet"}).json()
+        reply = upload(c, ws["id"], "events", bomb)
+        assert reply.status_code == 413, reply.text
+        assert "unpacks to more than 10.0 MB" in reply.json()["error"]["message"]
+        assert _uploads(tmp_path, ws["id"]) == []
+        assert upload(c, ws["id"], "events", fine).status_code == 201
+        garbage = tmp_path / "garbage.parquet"
+        garbage.write_bytes(b"PAR1" + b"\x00" * 100 + b"PAR1")
+        reply = upload(c, ws["id"], "events", garbage)
+        assert reply.status_code == 422 and "not a readable Parquet file" in reply.text
