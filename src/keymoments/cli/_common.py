@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from keymoments.errors import KeymomentsError
+from keymoments.report.markup import escape
 
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult

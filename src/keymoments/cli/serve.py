@@ -70,7 +70,7 @@ def serve(
             # without a token, answer only to loopback names (no DNS rebinding)
             allowed_hosts=None if token else LOOPBACK_NAMES,
         )
-        from rich.markup import escape
+        from keymoments.report.markup import escape
 
         shown = f"[{host}]" if ":" in host else host
         console.print(

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+
+from keymoments.report.markup import escape
 
 if TYPE_CHECKING:
     from keymoments.portfolio.results import Portfolio

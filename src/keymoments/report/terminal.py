@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from keymoments.report.markup import escape
 from keymoments.report.terminal_barriers import barrier_headline, barriers_table
 from keymoments.report.terminal_drivers import drivers_tables
 

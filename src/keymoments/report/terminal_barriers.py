@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from rich import box
-from rich.markup import escape
 from rich.table import Table
+
+from keymoments.report.markup import escape
 
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+from keymoments.report.markup import escape
 
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
