@@ -286,10 +286,27 @@ class Engine:
             encoding=_SPARK_CHARSETS.get(encoding.lower(), encoding),
             mode="PERMISSIVE",
             columnNameOfCorruptRecord=corrupt,
-            enforceSchema=False,
+            # the names are ours (from the sniffed header, repeats made unique): Spark
+            # checking them against the file failed on a header naming a column twice
+            enforceSchema=True,
         )
         df = df.withColumn("__km_malformed", F.col(corrupt).isNotNull()).drop(corrupt)
         return self._register(_numbered(df)), None
+
+    def reads_csv_in(self, encoding: str) -> bool:
+        """Whether the engine's CSV reader decodes ``encoding`` (else the readers transcode).
+
+        Spark splits a file into lines before decoding it, which two-byte
+        encodings defeat: UTF-16 came out as one malformed line and rows of
+        garbage.
+
+        Example:
+            >>> Engine("duckdb").reads_csv_in("utf-16")
+            True
+        """
+        if self.name == "spark":
+            return not encoding.lower().startswith(("utf-16", "utf-32"))
+        return True
 
     def read_parquet(self, path: str | Path) -> ibis.Table:
         """A Parquet file (or glob) as a table, with its 1-based row numbers in ``__km_row``.

@@ -174,7 +174,12 @@ def _engine_errors(name: str, what: str, engine: Engine) -> Iterator[None]:
                 f"{name}: a line is longer than {MAX_LINE_BYTES // 2**20} MB; expected one "
                 "record per line (an unclosed quote joins every line after it into one)"
             ) from None
-        first = text.splitlines()[0] if text else type(exc).__name__
+        lines = [line.strip(" :") for line in text.splitlines() if line.strip(" :")]
+        # Py4J's first line only names the Java call ("An error occurred while calling
+        # o41.parquet."); Spark's own reason is on the next
+        if len(lines) > 1 and lines[0].startswith("An error occurred while calling"):
+            lines = lines[1:]
+        first = lines[0] if lines else type(exc).__name__
         if "state machine reached an invalid state" in text:
             raise _ParserState(f"{name}: cannot read it as {what} ({first})") from None
         raise DataError(f"{name}: cannot read it as {what} ({first})") from None
@@ -209,7 +214,7 @@ def _open_csv(
     encoding = sniffed.encoding
     compressed = sniffed.compressed
     notes: list[str] = []
-    if encoding in _TRANSCODE or bare_cr:
+    if encoding in _TRANSCODE or bare_cr or not engine.reads_csv_in(encoding):
         source = engine.scratch / f"transcoded-{uuid.uuid4().hex[:8]}.csv"
         turned = transcode_to_utf8(
             path, sniffed.python_encoding, source, compressed=compressed, bare_cr=bare_cr

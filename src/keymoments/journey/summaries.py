@@ -49,6 +49,7 @@ __all__ = [
     "OrderNotes",
     "TimeBreaks",
     "number_or_null",
+    "present",
     "summarise_journeys",
 ]
 
@@ -464,9 +465,28 @@ def number_or_null(col: ibis.Value) -> tuple[ibis.FloatingValue, ibis.BooleanVal
         if col.type().is_numeric()
         else col.cast("string").strip().try_cast("float64")
     )
-    finite = y.notnull() & ~y.isnan() & ~y.isinf()
+    # y - y is 0 for a finite number and NaN for NaN and infinities, on every engine
+    # (Ibis compiles isinf() for Spark as FALSE, which let infinities through there)
+    finite = y.notnull() & ((y - y) == 0).fill_null(False)
     value = ibis.ifelse(finite, y, ibis.null("float64"))
-    return value, col.notnull() & ~finite
+    return value, present(col) & ~finite
+
+
+def present(col: ibis.Value) -> ibis.BooleanValue:
+    """Whether a value is there (not NULL), NaN included, on every engine.
+
+    Ibis compiles ``notnull()`` of a float column for Spark as "neither NULL nor
+    NaN", so a NaN answer would pass for a blank there rather than an unreadable one.
+
+    Example:
+        >>> t = ibis.memtable({"s": ["1", "nan", None]})
+        >>> v = t.s.cast("float64")  # a NaN (a pandas NaN would become NULL)
+        >>> ibis.duckdb.connect().execute(t.select(p=present(v))).p.tolist()
+        [True, True, False]
+    """
+    if col.type().is_floating():
+        return col.notnull() | col.isnan().fill_null(False)
+    return col.notnull()
 
 
 def _placed(
