@@ -5,8 +5,9 @@ Brazil, 2016; CC BY-NC-SA 4.0) has one row per appointment. Each appointment
 becomes one case:
 
 - events: ``scheduled`` at ``ScheduledDay``, then ``attended`` or ``missed``
-  (``No-show`` = "Yes") on ``AppointmentDay`` (a date only, so at 23:59:59:
-  after a same-day booking);
+  (``No-show`` = "Yes") on ``AppointmentDay``, a date only, as the export has
+  it (keymoments places a date-only appointment after a booking made the same
+  day: the model lists the booking first);
 - cases: the flags as barriers of attendance — ``sms_received``,
   ``scholarship`` (Bolsa Família welfare), ``hypertension``, ``diabetes``,
   ``alcoholism``, ``handicap`` (0–4: the number of disabilities), and
@@ -79,7 +80,7 @@ def build(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                 {
                     "case_id": case_id,
                     "activity": np.where(missed, "missed", "attended"),
-                    "timestamp": day + pd.Timedelta(hours=23, minutes=59, seconds=59),
+                    "timestamp": day,
                 }
             ),
         ],

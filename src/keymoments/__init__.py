@@ -8,7 +8,7 @@ Example:
     ['appointment']
 """
 
-from keymoments import examples, portfolio
+from keymoments import examples, monitoring, portfolio
 from keymoments.analysis import analyse
 from keymoments.errors import (
     DataError,
@@ -21,13 +21,16 @@ from keymoments.errors import (
     StatisticsWarning,
 )
 from keymoments.model import Service, load_service, parse_service
+from keymoments.monitoring import MonitorResult, monitor
 from keymoments.portfolio import Portfolio, WhatIf, optimise, what_if
 from keymoments.result import AnalysisResult, MomentResult
+from keymoments.themes import CommentResults, code_comments
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AnalysisResult",
+    "CommentResults",
     "DataError",
     "DataWarning",
     "EngineError",
@@ -35,6 +38,7 @@ __all__ = [
     "KeymomentsWarning",
     "ModelError",
     "MomentResult",
+    "MonitorResult",
     "NotFittedError",
     "Portfolio",
     "Service",
@@ -42,8 +46,11 @@ __all__ = [
     "WhatIf",
     "__version__",
     "analyse",
+    "code_comments",
     "examples",
     "load_service",
+    "monitor",
+    "monitoring",
     "optimise",
     "parse_service",
     "portfolio",

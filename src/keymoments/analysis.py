@@ -40,11 +40,15 @@ from keymoments.errors import (
     DataError,
     DataWarning,
     KeymomentsWarning,
+    ModelCheckWarning,
     ModelError,
     StatisticsWarning,
 )
 from keymoments.experience.barrier_results import estimate_barriers
 from keymoments.experience.barrier_summaries import summarise_barriers
+from keymoments.experience.comments.build import describe_comments
+from keymoments.experience.comments.coding import CodedComments, code_themes
+from keymoments.experience.comments.results import CommentResults
 from keymoments.experience.ratings import rated_moments
 from keymoments.experience.reached import reached_by_case
 from keymoments.experience.survey import (
@@ -52,9 +56,11 @@ from keymoments.experience.survey import (
     case_columns_from_events,
     measure_experience,
 )
-from keymoments.gearing import Impacts, estimate_impacts
+from keymoments.gearing import Impacts, estimate_impacts, outcome_scale
 from keymoments.journey.after_break import after_break
+from keymoments.journey.check import CheckRow, ModelCheck
 from keymoments.journey.fit import JourneyData
+from keymoments.journey.memory import MemoryChoice, choose_memory
 from keymoments.journey.states import StateSpace
 from keymoments.journey.summaries import (
     MAX_SEGMENT_VALUES,
@@ -70,7 +76,7 @@ from keymoments.result import AnalysisResult, MomentResult
 __all__ = ["Progress", "analyse"]
 
 # progress(stage, done, total): stage names are "read", "summarise", "bootstrap",
-# "barriers", "drivers".
+# "check", "barriers", "drivers", "comments".
 Progress = Callable[[str, int, int], None]
 DataInput: TypeAlias = str | Path | pd.DataFrame | None
 
@@ -144,6 +150,7 @@ def analyse(
     missing: str | None = None,
     by_segment: bool | None = None,
     plan: bool = True,
+    memory: str | list[str] | None = None,
 ) -> AnalysisResult:
     """Find the key moments of a service in its journey data.
 
@@ -167,6 +174,8 @@ def analyse(
         plan: when the model has interventions, choose the best plan (and the
             frontier, when cheap) with the model's budget; ``False`` leaves
             ``portfolio`` empty for the caller to plan (as ``keymoments plan`` does).
+        memory: which breaks the journey chain remembers: ``"auto"``, ``"none"``
+            or a list of moment ids (default: the model's ``memory``, auto).
 
     With a cases table but no events (moments with a ``rating``, a numeric
     outcome), the analysis is survey-only: drivers and the emotion curve,
@@ -235,6 +244,10 @@ def analyse(
                 case_table.report.file = "<cases DataFrame>"
         notify("read", 2, 2)
         _check_columns(service, log, case_table)
+        # a coded theme is a barrier of its moment: the barrier steps see the service
+        # with its themes among the barriers, and the cases with the themes coded
+        coded = _code_themes(service, case_table, eng)
+        analysed = coded.service if coded else service
         events_table, n_filtered = _apply_filters(service, log, eng)
         notify("summarise", 0, 1)
         summary = summarise_journeys(
@@ -251,20 +264,32 @@ def analyse(
             events=events_table,
             cases=case_table.table if case_table else None,
         )
+        used_seed = service.analysis.seed if seed is None else seed
+        choice = _memory(service, data, service.memory if memory is None else memory, used_seed)
+        data = data.with_memory(
+            tuple(service.moments.index(service.moment(m)) for m in choice.chosen)
+        )
+        # the model check reads the bootstrap's own draws, as they are evaluated
+        check = ModelCheck(data, service)
         impacts = estimate_impacts(
             data,
             service,
             n_boot=bootstrap,
-            seed=seed,
+            seed=used_seed,
             progress=lambda done, total: notify("bootstrap", done, total),
+            listener=check,
         )
         _warn_about_estimates(service, impacts)
         _warn_about_model_means(service, data, impacts)
+        checks = check.rows(
+            confidence=impacts.confidence, outcome_sd=outcome_scale(data, service, impacts.point)
+        )
+        _warn_about_checks(service, checks, choice)
         barrier_data = summarise_barriers(
             events_table,
-            service,
+            analysed,
             eng,
-            cases=case_table.table if case_table else None,
+            cases=coded.cases if coded else case_table.table if case_table else None,
             segment_bins=summary.segment_bins,
             n_cases=summary.n_cases,
         )
@@ -281,11 +306,14 @@ def analyse(
             progress=lambda done, total: notify("drivers", done, total),
         )
         reports: list[ReadReport] = [log.report, *([case_table.report] if case_table else [])]
-        result = _assemble(service, summary, data, impacts, reports, eng)
+        result = _assemble(analysed, summary, data, impacts, reports, eng)
+        result.memory = choice
+        result.model_check = checks
+        result.seed = used_seed
         if barrier_data is not None:
             result.barriers = estimate_barriers(
                 barrier_data,
-                service,
+                analysed,
                 n_boot=impacts.n_boot,
                 seed=service.analysis.seed if seed is None else seed,
                 confidence=impacts.confidence,
@@ -295,6 +323,8 @@ def analyse(
                 progress=lambda done, total: notify("barriers", done, total),
             )
         _attach_experience(result, experience)
+        if coded is not None:
+            result.comments = _describe_comments(coded, eng, seed, notify)
         result.n_events_filtered = n_filtered
         result._journey = data
         if service.interventions and plan:
@@ -326,6 +356,29 @@ def _plan(result: AnalysisResult, notify: Progress) -> None:
     result.warnings.extend(result.portfolio.notes)
 
 
+def _code_themes(service: Service, cases: CaseTable | None, engine: Engine) -> CodedComments | None:
+    """The model's comments coded into its themes on the engine (None without comments)."""
+    if not service.comments:
+        return None
+    return code_themes(
+        service, cases.table if cases else None, engine, file=cases.report.file if cases else None
+    )
+
+
+def _describe_comments(
+    coded: CodedComments, engine: Engine, seed: int | None, notify: Progress
+) -> CommentResults:
+    """Counts, sentiment and quotes of the comments (masked), for the result."""
+    settings = coded.service.analysis
+    return describe_comments(
+        coded,
+        engine,
+        seed=settings.seed if seed is None else seed,
+        confidence=settings.confidence,
+        progress=lambda done, total: notify("comments", done, total),
+    )
+
+
 def _warn_about_estimates(service: Service, impacts: Impacts) -> None:
     """Say which moments have no recoverable, and why."""
     if not impacts.breakable:
@@ -352,6 +405,70 @@ def _warn_about_estimates(service: Service, impacts: Impacts) -> None:
                 StatisticsWarning,
                 stacklevel=3,
             )
+
+
+def _memory(
+    service: Service, data: JourneyData, setting: str | list[str], seed: int
+) -> MemoryChoice:
+    """The moments whose breaks the chain remembers: chosen, none, or as listed."""
+    if isinstance(setting, str) and setting not in ("auto", "none"):
+        setting = [m.strip() for m in setting.split(",") if m.strip()]
+    if setting == "none":
+        return MemoryChoice("none", [])
+    if isinstance(setting, list):
+        ids = [m.id for m in service.moments]
+        for mid in setting:
+            if mid not in ids or not service.moment(mid).breakable:
+                raise ModelError(
+                    f"memory: {mid!r} is not a moment that can break; give moment ids "
+                    f"among {', '.join(m.id for m in service.moments if m.breakable)}, "
+                    "'auto' or 'none'",
+                    field="memory",
+                )
+        return MemoryChoice(list(setting), [m.id for m in service.moments if m.id in setting])
+    return choose_memory(data, service, seed=seed)
+
+
+# history groups the model misses, named one by one in warnings (the rest counted)
+_CHECK_WARNINGS = 3
+
+
+def _warn_about_checks(service: Service, checks: list[CheckRow], choice: MemoryChoice) -> None:
+    """Name the histories (and segments) the journey model does not reproduce."""
+    missed = [r for r in checks if not r.ok and r.group != "all"]
+    missed.sort(key=lambda r: -abs(r.observed - r.model) / max(abs(r.observed), 1e-9))
+    for r in missed[:_CHECK_WARNINGS]:
+        o = service.outcome(r.outcome)
+        show = (lambda v: f"{v:.1%}") if o.kind == "binary" else (lambda v: f"{v:.3g}")
+        what = f"reached {o.label!r}" if o.kind == "binary" else f"had a mean {o.label!r} of"
+        if r.moment is not None:
+            who = (
+                f"of the cases that broke {service.moment(r.moment).label!r} earlier"
+                if r.broke
+                else f"of the cases that did not break {service.moment(r.moment).label!r}"
+            )
+            hint = (
+                f"; the chain forgets that history: add {r.moment!r} under 'memory:' in the "
+                "model (or leave memory: auto)"
+                if r.broke and r.moment not in choice.chosen
+                else ""
+            )
+        else:
+            who, hint = f"in segment {r.segment!r}", ""
+        warnings.warn(
+            f"model check: {who}, {show(r.observed)} {what}; the journey model predicts "
+            f"{show(r.model)} [{show(r.ci[0])}, {show(r.ci[1])}]{hint}",
+            ModelCheckWarning,
+            stacklevel=3,
+        )
+    more = len(missed) - _CHECK_WARNINGS
+    if more > 0:
+        warnings.warn(
+            f"model check: {more} more group{'s' if more > 1 else ''} where the journey "
+            "model misses what happened (see model_check in the result)",
+            ModelCheckWarning,
+            stacklevel=3,
+        )
 
 
 def _check_columns(service: Service, log: EventLog, cases: CaseTable | None) -> None:
@@ -393,6 +510,7 @@ def _column_users(service: Service, col: str) -> str:
     users += [f"moment {m.id!r} rating" for m in service.moments if m.rating == col]
     users += [f"outcome {o.id!r}" for o in service.outcomes if o.column == col]
     users += [f"barrier {b.id!r}" for b in service.barriers if b.column == col]
+    users += [f"comments {c.id!r}" for c in service.comments if c.column == col]
     return ", ".join(users)
 
 
@@ -778,6 +896,7 @@ def _analyse_survey(
             progress=lambda done, total: notify("drivers", done, total),
         )
         assert experience is not None  # rated moments were checked by the caller
+        coded = _code_themes(service, case_table, eng)
         ratings = experience.summary
         k = len(ratings.moments)
         w = ratings.n.astype(float)
@@ -845,6 +964,8 @@ def _analyse_survey(
             survey_only=True,
         )
         _attach_experience(result, experience)
+        if coded is not None:
+            result.comments = _describe_comments(coded, eng, seed, notify)
         result.warnings = [
             str(c.message) for c in caught if issubclass(c.category, KeymomentsWarning)
         ]

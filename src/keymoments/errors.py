@@ -23,6 +23,7 @@ __all__ = [
     "KeymomentsError",
     "KeymomentsWarning",
     "MissingRatingsWarning",
+    "ModelCheckWarning",
     "ModelError",
     "NotFittedError",
     "SolverWarning",
@@ -90,6 +91,14 @@ class StatisticsWarning(KeymomentsWarning):
 
 class SolverWarning(KeymomentsWarning):
     """An optimisation stopped at its time limit: the answer is the best found, not proven."""
+
+
+class ModelCheckWarning(StatisticsWarning):
+    """The journey model does not reproduce what happened in some group of cases.
+
+    Names the group (a segment, or the cases that broke a moment earlier), the
+    observed value and the model's; see ``model_check`` in the result.
+    """
 
 
 class MissingRatingsWarning(StatisticsWarning):

@@ -34,7 +34,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,6 +83,27 @@ def _within_variance(data: JourneyData, outcome: str) -> Array:
     return out
 
 
+class BlockListener(Protocol):
+    """Something that reads the point estimate and then each block of bootstrap draws
+    as it is evaluated (the model check), so the draws are made and fitted once."""
+
+    def start(self, point: Evaluation) -> None: ...
+
+    def add(self, draws: DrawBlock) -> None: ...
+
+
+@dataclass
+class DrawBlock:
+    """A block of bootstrap draws: row weights (draws × rows), each value column's sums,
+    each numeric outcome's sums and counts (draws × rows), and their evaluations."""
+
+    weights: Array
+    money: dict[str, Array]
+    y_sums: dict[str, Array]
+    y_counts: dict[str, Array]
+    evaluations: list[Evaluation]
+
+
 def bootstrap(
     data: JourneyData,
     service: Service,
@@ -90,8 +111,12 @@ def bootstrap(
     n_boot: int,
     seed: int,
     progress: Progress | None = None,
+    listener: BlockListener | None = None,
 ) -> list[Evaluation]:
-    """Evaluate ``n_boot`` multinomial resamples of the signature counts."""
+    """Evaluate ``n_boot`` multinomial resamples of the signature counts.
+
+    ``listener`` is given every block of draws with its evaluations.
+    """
     draws: list[Evaluation] = []
     if progress is not None:
         progress(0, n_boot)  # the stage shows as started before its first block ends
@@ -106,7 +131,18 @@ def bootstrap(
         weights = np.stack([k for k, _, _ in block])
         each = [{o: sums[o][i] for o in data.numeric} for i in range(len(block))]
         money = {key: np.stack([ys[key] for _, ys, _ in block]) for key in data.value_sums}
-        draws += evaluate_many(data, service, weights, sums=each, money=money)
+        evaluated = evaluate_many(data, service, weights, sums=each, money=money)
+        draws += evaluated
+        if listener is not None:
+            listener.add(
+                DrawBlock(
+                    weights=weights,
+                    money=money,
+                    y_sums={o: np.stack([ys[o] for _, ys, _ in block]) for o in data.numeric},
+                    y_counts={o: np.stack([yc[o] for *_, yc in block]) for o in data.numeric},
+                    evaluations=evaluated,
+                )
+            )
         if progress is not None:
             progress(len(draws), n_boot)
     return draws
@@ -218,14 +254,20 @@ def estimate_impacts(
     n_boot: int | None = None,
     seed: int | None = None,
     progress: Progress | None = None,
+    listener: BlockListener | None = None,
 ) -> Impacts:
-    """Point estimates plus bootstrap intervals, gearing and key flags."""
+    """Point estimates plus bootstrap intervals, gearing and key flags.
+
+    ``listener`` reads every block of bootstrap draws (see :func:`bootstrap`).
+    """
     settings = service.analysis
     n_boot = settings.bootstrap if n_boot is None else n_boot
     seed = settings.seed if seed is None else seed
     confidence = settings.confidence
     point = evaluate(data, service, data.n)
-    draws = bootstrap(data, service, n_boot=n_boot, seed=seed, progress=progress)
+    if listener is not None:
+        listener.start(point)
+    draws = bootstrap(data, service, n_boot=n_boot, seed=seed, progress=progress, listener=listener)
     breakable = [i for i, m in enumerate(service.moments) if m.breakable]
 
     def stack(attr: str) -> Array:

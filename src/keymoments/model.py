@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import itertools
 import re
@@ -32,7 +33,9 @@ __all__ = [
     "AnalysisSettings",
     "Barrier",
     "BreakRule",
+    "Change",
     "ColumnMap",
+    "Comment",
     "DataFiles",
     "DriversSettings",
     "Intervention",
@@ -41,6 +44,7 @@ __all__ = [
     "Perspective",
     "Segment",
     "Service",
+    "Theme",
     "load_service",
     "parse_duration",
 ]
@@ -294,6 +298,72 @@ class Barrier(_Strict):
     _id = field_validator("id")(_check_id)
 
 
+class Comment(_Strict):
+    """A free-text column of the cases table, heard at a moment (see ``docs/comments.md``).
+
+    ``mask_names``: a text file (one name a line, relative to the model file)
+    of people's names to mask in the comments, besides e-mail addresses, phone
+    numbers, NHS numbers and postcodes, which are always masked.
+    """
+
+    id: str
+    column: str
+    moment: str
+    name: str | None = None
+    mask_names: str | None = None
+
+    _id = field_validator("id")(_check_id)
+
+
+class Theme(_Strict):
+    """A theme of a codebook: comments that use any of its patterns hold it.
+
+    Patterns are words or phrases matched case-insensitively as whole words,
+    plurals included (``doctor`` matches "doctors", ``car`` not "scared"); a
+    pattern between slashes (``/appoint?ments?/``) is a regular expression.
+    A coded theme is a barrier of its comments' moment.
+
+    Example:
+        >>> Theme.model_validate({"id": "transport", "comments": "worries",
+        ...                       "patterns": ["bus", "get there"]}).label
+        'transport'
+    """
+
+    id: str
+    name: str | None = None
+    comments: str
+    patterns: list[str] = Field(min_length=1)
+
+    _id = field_validator("id")(_check_id)
+
+    @field_validator("patterns")
+    @classmethod
+    def _readable(cls, value: list[str]) -> list[str]:
+        out = []
+        for pattern in value:
+            text = str(pattern).strip()
+            if len(text) > 2 and text.startswith("/") and text.endswith("/"):
+                try:
+                    re.compile(text[1:-1])
+                except re.error as exc:
+                    raise ValueError(
+                        f"pattern {text!r} is not a valid regular expression ({exc}); "
+                        "write a word or phrase, or fix the expression between the slashes"
+                    ) from None
+            elif not any(ch.isalnum() for ch in text):
+                raise ValueError(
+                    f"pattern {text!r} has no letter or digit; write a word or phrase "
+                    "(bus, get there) or a /regular expression/"
+                )
+            out.append(text)
+        return out
+
+    @property
+    def label(self) -> str:
+        """The name to show people (the id when no name was given)."""
+        return self.name or self.id
+
+
 class Intervention(_Strict):
     """A change with a cost that lowers a moment's break rate or a barrier's prevalence."""
 
@@ -327,6 +397,44 @@ class Intervention(_Strict):
         if self.cost < 0 or self.cost_per_case < 0:
             raise ValueError("cost and cost_per_case cannot be negative")
         return self
+
+
+class Change(_Strict):
+    """A change made to the service on a date, checked by ``keymoments monitor``.
+
+    ``moments`` are the moments whose break rate it meant to change (default:
+    the moment of its ``intervention``); ``intervention`` names the model's
+    intervention it put in place, whose ``effect`` is what it promised.
+
+    Example:
+        >>> Change.model_validate(
+        ...     {"id": "sms", "date": "2024-03-01", "moments": ["appointment"]}
+        ... ).date.isoformat()
+        '2024-03-01'
+    """
+
+    id: str
+    date: datetime.date
+    name: str | None = None
+    moments: list[str] = Field(default_factory=list)
+    intervention: str | None = None
+
+    _id = field_validator("id")(_check_id)
+
+    @model_validator(mode="after")
+    def _something_changed(self) -> Change:
+        if not self.moments and self.intervention is None:
+            raise ValueError(
+                f"change {self.id!r} needs the moments it changed ('moments: [...]') or "
+                "the 'intervention' it put in place"
+            )
+        self.moments = list(dict.fromkeys(self.moments))
+        return self
+
+    @property
+    def label(self) -> str:
+        """The name to show people."""
+        return self.name or self.id
 
 
 class Segment(_Strict):
@@ -407,6 +515,9 @@ class Service(_Strict):
     budget: float | None = Field(None, ge=0)
     # shown with every money figure (GBP, EUR, £...)
     currency: str | None = None
+    # which breaks the journey chain remembers: auto (chosen from the data), none
+    # (a first-order chain) or a list of moment ids (see docs/concepts.md)
+    memory: Literal["auto", "none"] | list[str] = "auto"
     moments: list[Moment] = Field(min_length=1)
     outcomes: list[Outcome] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)
@@ -414,7 +525,12 @@ class Service(_Strict):
     # {"lifecycle:transition": [complete]} for logs that record starts and ends
     filters: dict[str, list[str]] = Field(default_factory=dict)
     barriers: list[Barrier] = Field(default_factory=list)
+    # free-text columns at moments, and the codebook that turns them into barriers
+    comments: list[Comment] = Field(default_factory=list)
+    themes: list[Theme] = Field(default_factory=list)
     interventions: list[Intervention] = Field(default_factory=list)
+    # changes made to the service on a date, for keymoments monitor
+    changes: list[Change] = Field(default_factory=list)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
 
     # Where the model was read from; relative data paths resolve against it.
@@ -439,13 +555,13 @@ class Service(_Strict):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Service:
-        for loc, message in self._problems():
+        for loc, message in [*self._problems(), *self._change_problems()]:
             raise _Problem(loc, message)
         return self
 
     def _problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         problems: list[tuple[tuple[str | int, ...], str]] = []
-        for section in ("moments", "outcomes", "barriers", "interventions"):
+        for section in ("moments", "outcomes", "barriers", "comments", "themes", "interventions"):
             seen: dict[str, int] = {}
             for i, item in enumerate(getattr(self, section)):
                 if item.id in seen:
@@ -476,6 +592,9 @@ class Service(_Strict):
                 problems.append(
                     (("barriers", i, "moment"), _unknown("moment", b.moment, moment_ids))
                 )
+        problems += self._comment_problems(moment_ids, barrier_ids)
+        # a coded theme is a barrier of its moment: interventions may target it
+        barrier_ids += [t.id for t in self.themes]
         for i, iv in enumerate(self.interventions):
             if iv.moment is not None and iv.moment not in moment_ids:
                 problems.append(
@@ -496,6 +615,20 @@ class Service(_Strict):
                             "rate; add 'broken' to the moment",
                         )
                     )
+        if isinstance(self.memory, list):
+            for k, mid in enumerate(self.memory):
+                if mid not in moment_ids:
+                    problems.append((("memory", k), _unknown("moment", mid, moment_ids)))
+                elif not self.moment(mid).breakable:
+                    problems.append(
+                        (
+                            ("memory", k),
+                            f"moment {mid!r} cannot break (no 'broken' activities nor "
+                            "'broken_if' rule), so there is no break to remember",
+                        )
+                    )
+            if len(set(self.memory)) < len(self.memory):
+                problems.append((("memory",), "a moment is listed twice under 'memory'"))
         for column, values in self.filters.items():
             if not values:
                 problems.append(
@@ -504,6 +637,76 @@ class Service(_Strict):
         for i, name in enumerate(self.segment_columns):
             if not name:
                 problems.append((("segments", i), "a segment column name cannot be empty"))
+        return problems
+
+    def _change_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """The changes' ids, moments and interventions, checked against the rest."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        moment_ids = [m.id for m in self.moments]
+        interventions = {iv.id: iv for iv in self.interventions}
+        seen: dict[str, int] = {}
+        for i, c in enumerate(self.changes):
+            if c.id in seen:
+                problems.append(
+                    (
+                        ("changes", i, "id"),
+                        f"duplicate id {c.id!r} (also changes[{seen[c.id]}]); "
+                        "give each one its own id",
+                    )
+                )
+            seen.setdefault(c.id, i)
+            if c.intervention is not None and c.intervention not in interventions:
+                problems.append(
+                    (
+                        ("changes", i, "intervention"),
+                        _unknown("intervention", c.intervention, list(interventions)),
+                    )
+                )
+            for j, moment in enumerate(c.moments):
+                if moment not in moment_ids:
+                    problems.append(
+                        (("changes", i, "moments", j), _unknown("moment", moment, moment_ids))
+                    )
+                elif not self.moment(moment).breakable:
+                    problems.append(
+                        (
+                            ("changes", i, "moments", j),
+                            f"moment {moment!r} has no 'broken' activities (nor a 'broken_if' "
+                            "rule), so its break rate cannot be followed; add 'broken' to it",
+                        )
+                    )
+        return problems
+
+    def _comment_problems(
+        self, moment_ids: list[str], barrier_ids: list[str]
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for i, c in enumerate(self.comments):
+            if c.moment not in moment_ids:
+                problems.append(
+                    (("comments", i, "moment"), _unknown("moment", c.moment, moment_ids))
+                )
+        comment_ids = [c.id for c in self.comments]
+        for i, t in enumerate(self.themes):
+            if t.comments not in comment_ids:
+                problems.append(
+                    (
+                        ("themes", i, "comments"),
+                        _unknown("comments", t.comments, comment_ids)
+                        if comment_ids
+                        else f"theme {t.id!r} codes comments {t.comments!r}, but the model "
+                        "declares none; add them under 'comments:' "
+                        "({id, column, moment})",
+                    )
+                )
+            if t.id in barrier_ids:
+                problems.append(
+                    (
+                        ("themes", i, "id"),
+                        f"theme {t.id!r} has the id of a barrier; a coded theme is a barrier "
+                        "of its moment, so give it its own id",
+                    )
+                )
         return problems
 
     # -- convenient views ---------------------------------------------------
@@ -522,6 +725,13 @@ class Service(_Strict):
                 return o
         raise KeyError(outcome_id)
 
+    def comment(self, comment_id: str) -> Comment:
+        """The comments (a free-text column at a moment) with this id (``KeyError`` if none)."""
+        for c in self.comments:
+            if c.id == comment_id:
+                return c
+        raise KeyError(comment_id)
+
     @property
     def case_columns(self) -> list[str]:
         """Every cases-table column the model refers to, in a stable order."""
@@ -531,6 +741,7 @@ class Service(_Strict):
             *(o.column for o in self.outcomes if o.column),
             *(o.value_column for o in self.outcomes if o.value_column),
             *(b.column for b in self.barriers),
+            *(c.column for c in self.comments),
         ]
         return list(dict.fromkeys(cols))
 
@@ -714,7 +925,10 @@ def _known_fields(parent: tuple[Any, ...]) -> list[str]:
         "moments": Moment,
         "outcomes": Outcome,
         "barriers": Barrier,
+        "comments": Comment,
+        "themes": Theme,
         "interventions": Intervention,
+        "changes": Change,
         "data": DataFiles,
         "columns": ColumnMap,
         "analysis": AnalysisSettings,
@@ -755,6 +969,20 @@ def load_service(path: str | Path) -> Service:
     return parse_service(text, file=name, source=p.resolve())
 
 
+_DATE_LIKE = re.compile(r"(?<![\w.-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w.])")
+
+
+def _bad_date_line(text: str) -> int | None:
+    """The line of the first date-like value that is no date (2024-02-30), if any."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        for found in _DATE_LIKE.finditer(line.split("#", 1)[0]):
+            try:
+                datetime.date(*(int(g) for g in found.groups()))
+            except ValueError:
+                return number
+    return None
+
+
 def parse_service(text: str, *, file: str = "<model>", source: Path | None = None) -> Service:
     """Validate a service model given as YAML text (see :func:`load_service`)."""
     if "\t" in text:
@@ -779,6 +1007,13 @@ def parse_service(text: str, *, file: str = "<model>", source: Path | None = Non
             "nested too deeply to be a service model (brackets or indents opened "
             "thousands of times); check the file is the model you meant",
             file=file,
+        ) from None
+    except ValueError as exc:
+        # YAML reads 2024-13-01 as a date and fails on it (a change's date, or any value)
+        raise ModelError(
+            f"a date that does not exist ({exc}); write dates as YYYY-MM-DD",
+            file=file,
+            line=_bad_date_line(text),
         ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

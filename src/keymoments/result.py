@@ -34,9 +34,12 @@ if TYPE_CHECKING:
     from keymoments.data.engine import Engine
     from keymoments.data.readers import ReadReport
     from keymoments.experience.barrier_results import BarrierResults
+    from keymoments.experience.comments.results import CommentResults
     from keymoments.experience.drivers import Drivers
     from keymoments.experience.emotion import Emotion
+    from keymoments.journey.check import CheckRow
     from keymoments.journey.fit import JourneyData
+    from keymoments.journey.memory import MemoryChoice
     from keymoments.journey.summaries import OrderNotes, TimeBreaks
 
 __all__ = ["AnalysisResult", "MomentResult", "json_safe"]
@@ -138,6 +141,11 @@ class AnalysisResult:
     # where the model, not time, ordered events; what the time rules judged
     order: OrderNotes | None = None
     time_breaks: list[TimeBreaks] = field(default_factory=list)
+    # the histories the chain remembers, and how well it reproduces what happened
+    memory: MemoryChoice | None = None
+    model_check: list[CheckRow] = field(default_factory=list)
+    # the bootstrap's seed, as used (the caller's, or the model's)
+    seed: int | None = None
     warnings: list[str] = field(default_factory=list)
     barriers: BarrierResults | None = None
     # the best plan under the budget (keymoments.portfolio), when the model has interventions
@@ -148,6 +156,8 @@ class AnalysisResult:
     emotion: Emotion | None = None
     # a cases table without events: no journey figures, drivers and emotion only
     survey_only: bool = False
+    # what people say (issue 21): comments coded into themes, sentiment and quotes
+    comments: CommentResults | None = None
     _set_aside: list[ReadReport] = field(default_factory=list, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
@@ -254,6 +264,7 @@ class AnalysisResult:
             "emotion": self.emotion.to_dict() if self.emotion is not None else {},
             "barriers": self.barriers.to_dict() if self.barriers else [],
             "moment_barriers": self.barriers.moments_to_dict() if self.barriers else [],
+            "comments": self.comments.to_dict() if self.comments is not None else {},
             "portfolio": self.portfolio.to_dict() if self.portfolio is not None else {},
             "after_break": [
                 self.after_break[m.id].to_dict() for m in self.moments if m.id in self.after_break
@@ -270,12 +281,14 @@ class AnalysisResult:
                 for r in self.waits.itertuples()
             ],
             "variants": self.variants.to_dict(orient="records"),
+            "model_check": [r.to_dict() for r in self.model_check],
             "data": self.data_quality(),
             "method": {
                 "bootstrap": self.n_boot,
                 "confidence": self.confidence,
                 "key_gearing": self.service.analysis.key_gearing,
-                "seed": self.service.analysis.seed,
+                "seed": self.service.analysis.seed if self.seed is None else self.seed,
+                "memory": self.memory.to_dict() if self.memory is not None else None,
                 "segments": list(self.service.segment_columns),
                 "drivers": self.service.analysis.drivers.model_dump(),
                 "survey_only": self.survey_only,

@@ -34,6 +34,8 @@ def noshow(tmp_path_factory: pytest.TempPathFactory):
     with warnings.catch_warnings():
         # a few age x gender x lead-time segments are small in the sample
         warnings.simplefilter("ignore", keymoments.StatisticsWarning)
+        # appointment days are dates (checked in test_raw_dates_... below)
+        warnings.filterwarnings("ignore", "activities with dates only", keymoments.DataWarning)
         result = keymoments.analyse(
             ROOT / "examples/noshow/service.yaml",
             events=out / "events.csv.gz",

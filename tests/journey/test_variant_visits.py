@@ -70,3 +70,20 @@ def test_a_fix_that_traps_journeys_is_found_and_released() -> None:
     np.testing.assert_array_equal(got[2], want[2])
     np.testing.assert_allclose(got[0], want[0], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("memory", [(0,), (0, 2)])
+def test_fixes_with_memory_equal_direct_solves(memory: tuple[int, ...]) -> None:
+    # with memory a fix moves one column per history: a rank-r change (Woodbury)
+    service = load_example("health-check", n_cases=50, seed=1).service
+    space = StateSpace.from_service(service).with_memory(memory)
+    breakable = [i for i, m in enumerate(service.moments) if m.breakable]
+    fixes = [(i, 1.0) for i in breakable] + [(i, 1e-6) for i in breakable] + [(2, 0.3)]
+    states = [space.broken(i) + space.n_base for i in breakable] + space.outcome_states(0)
+    probs = _random_chains(space, draws=3, segments=2, seed=7)
+    n = space.n_transient
+    got = variant_visits(probs, space, fixes, n, states)
+    want = _one_by_one(probs, space, fixes, n, states)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(got[2], want[2])

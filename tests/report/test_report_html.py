@@ -73,8 +73,9 @@ def page(health: AnalysisResult) -> str:
 
 # the journey map, gearing, alignment, the emotion curve, the drivers (importance,
 # quadrants, penalty-reward), the barriers' attributable fractions and odds ratios,
-# and the plan's value against cost, frontier and spread of its return
-N_CHARTS = 12
+# the sentiment of the comments beside the emotion curve, and the plan's value
+# against cost, frontier and spread of its return
+N_CHARTS = 13
 
 
 def test_the_charts_counted_here_are_the_sections_figures(health: AnalysisResult) -> None:
@@ -82,8 +83,8 @@ def test_the_charts_counted_here_are_the_sections_figures(health: AnalysisResult
     assert ids == [
         "journey-map", "gearing", "alignment", "emotion-plot", "drivers-plot",
         "drivers-plot-quadrants", "drivers-plot-penalty-reward", "barriers-plot",
-        "barriers-plot-odds-ratios", "portfolio-plot", "portfolio-plot-frontier",
-        "portfolio-plot-uncertainty",
+        "barriers-plot-odds-ratios", "comments-sentiment", "portfolio-plot",
+        "portfolio-plot-frontier", "portfolio-plot-uncertainty",
     ]  # fmt: skip
     assert len(ids) == N_CHARTS
 
@@ -96,7 +97,7 @@ def _specs(parsed: _Page) -> dict[str, Any]:
     }
 
 
-_OPTIONAL_PARTS = ("emotion", "drivers", "barriers", "portfolio")
+_OPTIONAL_PARTS = ("emotion", "drivers", "barriers", "comments", "portfolio")
 
 
 def _present(result: AnalysisResult) -> int:
@@ -108,7 +109,7 @@ def test_sections_in_order_with_absent_parts_said_so(health: AnalysisResult, pag
     parsed = parse(page)
     assert parsed.sections == [
         "headline", "journey", "gearing", "alignment", "emotion", "drivers", "barriers",
-        "portfolio", "data", "method",
+        "comments", "portfolio", "data", "method",
     ]  # fmt: skip
     text = " ".join(parsed.text)
     # the optional parts this result lacks: the reader is told

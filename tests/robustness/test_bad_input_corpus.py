@@ -363,3 +363,36 @@ def test_an_error_message_keeps_its_brackets(tmp_path: Path) -> None:
     res = runner.invoke(app, ["analyse", str(tmp_path / "[bold]x[/].yaml")])
     assert res.exit_code == 2
     assert "[bold]x[/].yaml: file not found" in " ".join(res.output.split())
+
+
+def test_names_with_markup_reach_the_monitor_as_text() -> None:
+    # the monitor's tables, headline and warnings print model names as typed too
+    args = ["monitor", str(CORPUS / "model_markup_names.yaml")]
+    args += ["--events", str(CORPUS / "events_markup_names.csv")]
+    res = runner.invoke(app, args, env={"COLUMNS": "300"})
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    assert res.exit_code == 0, res.output
+    for text in ("[bold]Corpus[/] clinic [/x]", "[/booking] Book the visit"):
+        assert text in res.output, text
+
+
+def test_themes_and_comments_with_markup_reach_the_terminal_as_text(tmp_path: Path) -> None:
+    # a theme's name and the comments quoted under it are text, brackets and all
+    model = (CORPUS / "model_markup_names.yaml").read_text() + (
+        "comments:\n  - {id: said, column: said, moment: visit}\n"
+        "themes:\n  - {id: bus, name: '[/bus] Getting there', comments: said, patterns: [bus]}\n"
+    )
+    (tmp_path / "model.yaml").write_text(model)
+    lines = (CORPUS / "cases.csv").read_text().splitlines()
+    said = ["the bus [/never] came", "[red]no bus", "fine", "all good [b]"]
+    rows = [lines[0] + ",said"]
+    rows += [f"{line},{said[i % len(said)]}" for i, line in enumerate(lines[1:])]
+    (tmp_path / "cases.csv").write_text("\n".join(rows) + "\n")
+    args = ["themes", str(tmp_path / "model.yaml"), "--cases", str(tmp_path / "cases.csv")]
+    res = runner.invoke(app, args, env={"COLUMNS": "300"})
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    assert res.exit_code == 0, res.output
+    for text in ("[/bus] Getting there", "the bus [/never] came", "[red]no bus"):
+        assert text in res.output, text

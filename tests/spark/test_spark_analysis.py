@@ -223,3 +223,19 @@ def test_rating_patterns_same_on_both_engines(duck: Engine, spark: Engine, tmp_p
     np.testing.assert_array_equal(a.n, b.n)
     np.testing.assert_array_equal(a.segment, b.segment)
     assert a.non_numeric == b.non_numeric
+
+
+def test_memory_and_the_model_check_same_on_both_engines(duck: Engine, spark: Engine) -> None:
+    # a pathway that remembers a missed appointment: memory chosen and checked on the
+    # journey summaries, so both engines choose, fit and check alike
+    sys.path.insert(0, str(ROOT / "tests" / "journey"))
+    import remembering
+
+    cases, events = remembering.simulate(6_000, seed=2, events=True)
+    svc = keymoments.parse_service(remembering.SERVICE)
+    docs = [
+        analyse(svc, events=events, cases=cases, bootstrap=20, engine=engine).to_dict()
+        for engine in (duck, spark)
+    ]
+    assert docs[0]["method"]["memory"]["chosen"] == ["appointment"]
+    assert_same(docs[0], docs[1])

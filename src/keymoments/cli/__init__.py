@@ -12,8 +12,10 @@ import typer
 
 from keymoments.cli import analyse as _analyse
 from keymoments.cli import demo as _demo
+from keymoments.cli import monitor as _monitor
 from keymoments.cli import plan as _plan
 from keymoments.cli import serve as _serve
+from keymoments.cli import themes as _themes
 
 __all__ = ["app", "main"]
 
@@ -47,6 +49,8 @@ app.command("demo")(_demo.demo)
 app.command("analyse")(_analyse.analyse)
 app.command("serve")(_serve.serve)
 app.command("plan")(_plan.plan)
+app.command("monitor")(_monitor.monitor)
+app.command("themes")(_themes.themes)
 
 
 def main() -> None:

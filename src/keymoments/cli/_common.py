@@ -29,6 +29,10 @@ _STAGES = {
     "uncertainty": "Monte Carlo",
     "frontier": "Frontier",
     "drivers": "Survey drivers",
+    "periods": "Summarising periods",
+    "changes": "Checking the changes",
+    "windows": "Key moments per window",
+    "comments": "Comments",
 }
 
 

@@ -69,6 +69,13 @@ def analyse(
         help="Fit barriers per segment too, testing whether their effects differ "
         "(default: the model's analysis.barriers_by_segment).",
     ),
+    memory: str | None = typer.Option(
+        None,
+        "--memory",
+        help="Which breaks the journey chain remembers: auto (chosen from the data), "
+        "none, or moment ids separated by commas (default: the model's memory, auto).",
+        show_default=False,
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the files written."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -96,6 +103,7 @@ def analyse(
                 by_segment=drivers_by_segment,
                 barriers_by_segment=barriers_by_segment,
                 progress=progress,  # type: ignore[arg-type]
+                memory=memory,
             )
         if not quiet:
             render_terminal(result, console)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 
 from keymoments.examples._simulate import Flow, Population
+from keymoments.journey.kernel import solve_values
 from keymoments.model import load_service
 
 __all__ = ["BarrierPatterns", "hitting_probabilities", "true_attributable_fractions"]
@@ -80,7 +81,7 @@ def hitting_probabilities(P: np.ndarray, targets: list[int], start: int = 0) -> 
     others = [s for s in range(n) if s not in targets and P[s, s] < 1]
     Q = P[np.ix_(others, others)]
     r = P[np.ix_(others, targets)].sum(axis=1)
-    h = np.linalg.solve(np.eye(len(others)) - Q, r)
+    h = solve_values(Q, r)
     return float(h[others.index(start)])
 
 

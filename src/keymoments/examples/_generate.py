@@ -56,6 +56,7 @@ __all__ = [
 
 TRUTH_CASES = 200_000  # large enough that the Monte Carlo error is ~1% of the key effects
 TRUTH_SEED = 20_240_601  # fixed: the truth is a property of the process, not of one sample
+COMMENTS_STREAM = 21  # the random stream comments are written from (per seed)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class ExampleSpec:
     # every (segment, barrier pattern) with its exact probability: gives the
     # planted attributable fractions exactly (see _barrier_truth)
     barrier_patterns: BarrierPatterns | None = None
+    # free-text columns written from a population's columns (its worries), drawn
+    # from a stream of their own so that every other column stays as it was
+    comments: Callable[[Population, np.random.Generator], dict[str, np.ndarray]] | None = None
 
     def service_path(self) -> Path:
         """The service-model YAML shipped in the package."""
@@ -184,6 +188,8 @@ def generate(spec: ExampleSpec, n_cases: int | None = None, seed: int = 0) -> Ex
             value = outcome_values[o.id]
             cases[o.column] = value.astype(np.int64) if o.decimals == 0 else value
     cases.update(population.columns)
+    if spec.comments is not None:
+        cases.update(spec.comments(population, np.random.default_rng([seed, COMMENTS_STREAM])))
     cases_df = pd.DataFrame(cases)
 
     reach, break_rate = reach_and_breaks(service, events, n)

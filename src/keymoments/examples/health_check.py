@@ -22,6 +22,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from keymoments.examples._comments import HEALTH_CHECK_WORRIES, write_comments
 from keymoments.examples._example import Example
 from keymoments.examples._generate import TRUTH_CASES, TRUTH_SEED, ExampleSpec, generate
 from keymoments.examples._generate import true_recoverable as _true_recoverable
@@ -239,6 +240,16 @@ def _barrier_patterns() -> tuple[Population, np.ndarray]:
     return _population(unwell, worries, np.zeros(len(rows))), prob
 
 
+def _comments(population: Population, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``worries_text``: what each patient wrote when asked what worried them.
+
+    Written from the same planted worries as the tick boxes (``worry_*``), in
+    the patient's words; a quarter leave it blank.
+    """
+    held = {b: population.columns[_COLUMN[b]] == 1 for b in BARRIER_EFFECTS}
+    return {"worries_text": write_comments(held, HEALTH_CHECK_WORRIES, rng, blank=0.25)}
+
+
 def _channels() -> dict[str, tuple[tuple[str, ...], tuple[float, ...]]]:
     out: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {}
     for act in ("invitation_sent", "invitation_returned"):
@@ -358,6 +369,7 @@ SPEC = ExampleSpec(
     barrier_effects=BARRIER_EFFECTS,
     notes=NOTES,
     barrier_patterns=_barrier_patterns,
+    comments=_comments,
 )
 
 

@@ -10,7 +10,8 @@ holds them with the usual views: ``.summary``, ``.to_dict()``, ``.plot()``.
 Summary columns: ``moment``, ``barrier``, ``name``, ``prevalence``,
 ``odds_ratio``, ``or_lo``, ``or_hi``, ``p_value``, ``attributable_fraction``,
 ``af_lo``, ``af_hi``, ``crude_odds_ratio``, ``holders``, ``holders_break_rate``,
-``others_break_rate``, ``status``.
+``others_break_rate``, ``status``, ``source`` (``survey``, or ``comments`` for a
+theme coded from free text: see :mod:`keymoments.experience.comments`).
 
 Example:
     >>> import keymoments
@@ -87,6 +88,8 @@ class BarrierEstimate:
     unreadable: int = 0
     by_segment: list[dict[str, Any]] = field(default_factory=list)
     segment_test: dict[str, Any] | None = None
+    # "survey" (a cases column) or "comments" (a theme coded from free text)
+    source: str = "survey"
 
     def to_dict(self) -> dict[str, Any]:
         """The barrier as in the JSON result (contract fields first)."""
@@ -112,6 +115,7 @@ class BarrierEstimate:
             "unreadable": self.unreadable,
             "by_segment": self.by_segment,
             "segment_test": self.segment_test,
+            "source": self.source,
         }
 
 
@@ -175,6 +179,7 @@ class BarrierResults:
                 "holders_break_rate": e.holders_break_rate,
                 "others_break_rate": e.others_break_rate,
                 "status": e.status,
+                "source": e.source,
             }
             for e in self.estimates
         ]
@@ -324,8 +329,17 @@ def _usable(
     n_aside = int(table.loc[bad, "n"].sum())
     if n_aside:
         parts = []
+        themes = {t.id: t.comments for t in service.themes}
         for b in patterns.barriers:
             column = next(x.column for x in service.barriers if x.id == b)
+            if b in themes:
+                # every theme of a blank comment is missing: say it once per comments column
+                said = themes[b]
+                first = next(x for x in patterns.barriers if themes.get(x) == said)
+                if b == first and missing[b]:
+                    where = service.comment(said).column
+                    parts.append(f"{missing[b]:,} blank comments {said!r} (column {where!r})")
+                continue
             if missing[b]:
                 parts.append(f"{missing[b]:,} no answer for {b!r} (column {column!r})")
             if unreadable[b]:
@@ -401,6 +415,7 @@ def _fit_moment(
     n_used = int(used["n"].sum())
     n_breaks = int((used["n"] * used["broke"]).sum())
     specs = {b.id: b for b in service.barriers}
+    themes = {t.id: t for t in service.themes}
     model: BarrierModel | None = None
     reps: list[BarrierModel] = []
     if n_used == 0 or n_breaks in (0, n_used):
@@ -426,12 +441,17 @@ def _fit_moment(
         crude, r1, r0 = _crude(used, b) if n_used else (None, None, None)
         holders = int(used.loc[used[b] == 1, "n"].sum()) if n_used else 0
         column = summary.columns.get(b)
+        theme = themes.get(b)
         est = BarrierEstimate(
             id=b,
             moment=moment.id,
             name=specs[b].name or b,
-            column=specs[b].column,
-            reading=column.describe() if column else "",
+            column=service.comment(theme.comments).column if theme else specs[b].column,
+            reading=f"theme of comments {theme.comments!r}"
+            if theme
+            else column.describe()
+            if column
+            else "",
             status="no_model",
             holders=holders,
             prevalence=holders / n_used if n_used else None,
@@ -447,6 +467,7 @@ def _fit_moment(
             missing=missing[b],
             unreadable=unreadable[b],
             by_segment=segment_rows.get(b, []),
+            source="comments" if theme else "survey",
         )
         if model is not None:
             if b in model.fitted_:

@@ -29,6 +29,7 @@ back follows the amounts of the cases that break. Chains that would be equal
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +37,12 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from keymoments.journey.kernel import chain_from_counts, variant_visits
+from keymoments.journey.kernel import (
+    chain_from_counts,
+    ever_entered,
+    fix_moment,
+    variant_visits,
+)
 from keymoments.journey.states import StateSpace
 from keymoments.journey.summaries import JourneySummary
 from keymoments.model import Service
@@ -63,6 +69,26 @@ _MARGINAL_STEP = 1e-6
 def parse_signature(sig: str) -> list[int]:
     """State codes of a signature string (``"0.2.5"`` → ``[0, 2, 5]``)."""
     return [int(c) for c in sig.split(".")] if sig else []
+
+
+@dataclass(frozen=True)
+class ParsedJourneys:
+    """Every signature's state codes in one array: ``codes``, the ``row_of`` each
+    belongs to, each row's ``starts`` in ``codes`` and its ``lengths``."""
+
+    codes: NDArray[np.int64]
+    row_of: NDArray[np.int64]
+    starts: NDArray[np.int64]
+    lengths: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, sigs: list[str]) -> ParsedJourneys:
+        """Parse signature strings (``"0.2.5"``), vectorised."""
+        lengths = np.array([s.count(".") + 1 if s else 0 for s in sigs], dtype=np.int64)
+        joined = ".".join(s for s in sigs if s)
+        codes = np.array(joined.split("."), dtype=np.int64) if joined else np.zeros(0, np.int64)
+        row_of = np.repeat(np.arange(len(sigs)), lengths)
+        return cls(codes, row_of, np.cumsum(lengths) - lengths, lengths)
 
 
 @dataclass
@@ -106,32 +132,63 @@ class JourneyData:
         """Each signature row as its list of state codes."""
         return [parse_signature(sig) for sig in self.sigs]
 
+    @functools.cached_property
+    def parsed(self) -> ParsedJourneys:
+        """All signatures' codes in one array (parsed once, kept)."""
+        return ParsedJourneys.of(self.sigs)
+
     @classmethod
-    def from_summary(cls, summary: JourneySummary) -> JourneyData:
+    def from_summary(cls, summary: JourneySummary, memory: tuple[int, ...] = ()) -> JourneyData:
         """Build the matrices from a journey summary (vectorised: logs can have
-        hundreds of thousands of distinct journeys)."""
-        space = summary.space
+        hundreds of thousands of distinct journeys).
+
+        ``memory``: moment indices whose breaks the chain's states remember
+        (see :mod:`keymoments.journey.memory`); none by default.
+        """
         frame = summary.signatures
         segments = sorted(frame["segment"].astype(str).unique().tolist())
         seg_index = {s: i for i, s in enumerate(segments)}
         seg_of_row = frame["segment"].astype(str).map(seg_index).to_numpy(dtype=np.int64)
         sigs = frame["sig"].astype(str).tolist()
-        n_states = space.n_transient
+        keys = [*summary.numeric_outcomes, *summary.value_sums]
+        base = cls(
+            space=summary.space,
+            segments=segments,
+            seg_of_row=seg_of_row,
+            n=frame["n"].to_numpy(dtype=float),
+            transitions=sp.csr_matrix((len(sigs), 0)),
+            visits=sp.csr_matrix((len(sigs), 0)),
+            reached=sp.csr_matrix((len(sigs), 0)),
+            broke=sp.csr_matrix((len(sigs), 0)),
+            numeric=list(summary.numeric_outcomes),
+            n_y={o: frame[f"n_y:{o}"].to_numpy(dtype=float) for o in keys},
+            sum_y={o: frame[f"sum_y:{o}"].to_numpy(dtype=float) for o in keys},
+            sum_y2={o: frame[f"sum_y2:{o}"].to_numpy(dtype=float) for o in keys},
+            sigs=sigs,
+            value_sums=list(summary.value_sums),
+        )
+        return base.with_memory(memory)
+
+    def with_memory(self, memory: tuple[int, ...]) -> JourneyData:
+        """The same journeys, their chain states remembering these moments' breaks.
+
+        Only the transition matrices change (over one copy of each state per
+        history); visits, reach and breaks stay on the states without history.
+        """
+        space = self.space.with_memory(tuple(memory))
+        sigs = self.sigs
         n_moments = len(space.moments)
         n_rows = len(sigs)
-
-        # all codes of all journeys in one array, with the row each belongs to
-        lengths = np.array([sig.count(".") + 1 if sig else 0 for sig in sigs], dtype=np.int64)
-        joined = ".".join(sig for sig in sigs if sig)
-        codes = np.array(joined.split("."), dtype=np.int64) if joined else np.zeros(0, np.int64)
-        row_of = np.repeat(np.arange(n_rows), lengths)
-        starts = np.cumsum(lengths) - lengths
-        journeys = _Journeys(space, len(segments), seg_of_row, codes, row_of, starts, lengths)
+        parsed = self.parsed
+        codes, row_of, starts, lengths = parsed.codes, parsed.row_of, parsed.starts, parsed.lengths
+        states = codes + space.n_base * _histories(space, codes, row_of, starts)
+        journeys = _Journeys(
+            space, len(self.segments), self.seg_of_row, codes, states, row_of, starts, lengths
+        )
         transitions = journeys.transitions(np.ones(len(codes), dtype=bool), lengths)
         cut: list[sp.csr_matrix] = []
         for j in range(len(space.binary_outcomes)):
-            marker = space.outcome(j)
-            hit = codes == marker
+            hit = codes == space.outcome(j)
             first = np.full(n_rows, np.iinfo(np.int64).max)
             np.minimum.at(first, row_of[hit], np.flatnonzero(hit))
             keep = np.arange(len(codes)) <= first[row_of]
@@ -151,24 +208,25 @@ class JourneyData:
         # a moment reached (or broken) twice still counts once per case
         reached.data[:] = 1.0
         broke.data[:] = 1.0
-        keys = [*summary.numeric_outcomes, *summary.value_sums]
-        return cls(
+        out = JourneyData(
             space=space,
-            segments=segments,
-            seg_of_row=seg_of_row,
-            n=frame["n"].to_numpy(dtype=float),
+            segments=self.segments,
+            seg_of_row=self.seg_of_row,
+            n=self.n,
             transitions=transitions,
-            visits=matrix(row_of, codes, n_states),
+            visits=matrix(row_of, codes, space.n_base),
             reached=reached,
             broke=broke,
-            numeric=list(summary.numeric_outcomes),
-            n_y={o: frame[f"n_y:{o}"].to_numpy(dtype=float) for o in keys},
-            sum_y={o: frame[f"sum_y:{o}"].to_numpy(dtype=float) for o in keys},
-            sum_y2={o: frame[f"sum_y2:{o}"].to_numpy(dtype=float) for o in keys},
+            numeric=self.numeric,
+            n_y=self.n_y,
+            sum_y=self.sum_y,
+            sum_y2=self.sum_y2,
             sigs=sigs,
             cut=cut,
-            value_sums=list(summary.value_sums),
+            value_sums=self.value_sums,
         )
+        out.__dict__["parsed"] = parsed  # the same signatures: parsed once
+        return out
 
     def variants(self, top: int = 10) -> pd.DataFrame:
         """The most frequent journeys (all segments together), as state names."""
@@ -188,27 +246,56 @@ class JourneyData:
         The waits summary counts moves; a case that misses two appointments
         moves twice but is one case. Columns ``from_code``, ``to_code``, ``cases``.
         """
-        rows: dict[tuple[int, int], float] = {}
-        for sig, n in zip(self.sigs, self.n, strict=True):
-            codes = parse_signature(sig)
-            pairs = set(zip(codes, [*codes[1:], -1], strict=True)) if codes else set()
-            for pair in pairs:
-                rows[pair] = rows.get(pair, 0.0) + float(n)
-        frame = pd.DataFrame(
-            [(a, b, round(c)) for (a, b), c in sorted(rows.items())],
-            columns=["from_code", "to_code", "cases"],
+        codes, row_of, lengths = self.parsed.codes, self.parsed.row_of, self.parsed.lengths
+        nxt = np.full(len(codes), -1, dtype=np.int64)
+        if len(codes):
+            nxt[:-1] = codes[1:]
+            nxt[(np.cumsum(lengths) - 1)[lengths > 0]] = -1  # a journey's last state: the end
+        width = self.space.n_base + 2
+        pair = codes * width + (nxt + 1)
+        # each (row, move) once: a case counts once per move however often it makes it
+        keys = np.unique(row_of * (width * width) + pair)
+        rows, moves = keys // (width * width), keys % (width * width)
+        found, where = np.unique(moves, return_inverse=True)
+        cases = np.bincount(where, weights=self.n[rows], minlength=len(found))
+        return pd.DataFrame(
+            {
+                "from_code": found // width,
+                "to_code": found % width - 1,
+                "cases": np.round(cases).astype(np.int64),
+            }
         )
-        return frame
+
+
+def _histories(
+    space: StateSpace,
+    codes: NDArray[np.int64],
+    row_of: NDArray[np.int64],
+    starts: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """Each position's history: a bit per remembered moment that broke earlier in its row."""
+    history = np.zeros(len(codes), dtype=np.int64)
+    for bit, moment in enumerate(space.memory):
+        broke = (codes == space.broken(moment)).astype(np.int64)
+        before = np.cumsum(broke) - broke  # breaks strictly before each position
+        first = before[starts[row_of]] if len(codes) else before
+        history |= ((before - first) > 0).astype(np.int64) << bit
+    return history
 
 
 @dataclass
 class _Journeys:
-    """All signatures' codes in one array, for building transition matrices."""
+    """All signatures' codes in one array, for building transition matrices.
+
+    ``codes`` are the states without history (they decide how a journey ends);
+    ``states`` the chain's states, with their history when the space has memory.
+    """
 
     space: StateSpace
     n_segments: int
     seg_of_row: NDArray[np.int64]
     codes: NDArray[np.int64]
+    states: NDArray[np.int64]
     row_of: NDArray[np.int64]
     starts: NDArray[np.int64]
     lengths: NDArray[np.int64]
@@ -224,25 +311,27 @@ class _Journeys:
         n_moments = len(space.moments)
         n_rows = len(self.lengths)
         n_from, n_to = 1 + n_states, n_states + 2
-        codes, row_of = self.codes[keep], self.row_of[keep]
+        codes, states, row_of = self.codes[keep], self.states[keep], self.row_of[keep]
         first = np.zeros(len(codes), dtype=bool)
         starts = np.cumsum(kept) - kept
         first[starts[kept > 0]] = True
         prev = np.empty(len(codes), dtype=np.int64)
-        prev[1:] = codes[:-1] + 1  # from-axis index of the previous state
+        prev[1:] = states[:-1] + 1  # from-axis index of the previous state
         prev[first] = 0  # start
         block = n_from * n_to
         base = self.seg_of_row * block
-        t_cols = base[row_of] + prev * n_to + codes
+        t_cols = base[row_of] + prev * n_to + states
         # the end of each journey: from its last state (or start) to done or exit
         last_code = np.full(n_rows, -1, dtype=np.int64)
+        last_state = np.full(n_rows, -1, dtype=np.int64)
         has = kept > 0
         last_code[has] = codes[starts[has] + kept[has] - 1]
+        last_state[has] = states[starts[has] + kept[has] - 1]
         if space.binary_outcomes:
             done = np.bincount(row_of, weights=codes >= 2 * n_moments, minlength=n_rows) > 0
         else:
             done = has & ~((last_code < 2 * n_moments) & (last_code % 2 == 1))
-        end_cols = base + (last_code + 1) * n_to + np.where(done, n_states, n_states + 1)
+        end_cols = base + (last_state + 1) * n_to + np.where(done, n_states, n_states + 1)
         rows = np.concatenate([row_of, np.arange(n_rows)])
         cols = np.concatenate([t_cols, end_cols])
         return sp.csr_matrix(
@@ -334,6 +423,8 @@ class Evaluation:
     per_segment: Array = field(default_factory=lambda: np.zeros((0, 0)))  # (G, O) model means
     money: Array = field(default_factory=lambda: np.zeros(0))  # (O,)
     money_recoverable: Array = field(default_factory=lambda: np.zeros((0, 0)))  # (B, O)
+    # per numeric outcome: its rewards per segment and state, and intercepts per segment
+    rewards: dict[str, tuple[Array, Array]] = field(default_factory=dict)
 
 
 def _segment_chains(
@@ -368,6 +459,22 @@ def _segment_chains(
     if np.ndim(w) == 1:
         return np.asarray(probs[0], dtype=float), seg_w[0]
     return np.asarray(probs, dtype=float), seg_w
+
+
+def _ever_broken(
+    probs: Array, space: StateSpace, moment: int, n_draws: int, n_chains: int, n_seg: int, v: int
+) -> Array:
+    """P(ever breaking ``moment``) in chain ``v``, observed and nudged: (D, 2, G).
+
+    With memory a journey can visit several copies of the broken state, so the
+    chance of breaking it at all comes from the taboo chain
+    (:func:`keymoments.journey.kernel.ever_entered`).
+    """
+    chain = probs.reshape(n_draws, n_chains, n_seg, *probs.shape[-2:])[:, v]
+    nudged = fix_moment(chain, space, moment, _MARGINAL_STEP)
+    broken = [b for _, b in space.pairs(moment)]
+    both = np.stack([chain, nudged], axis=1)
+    return ever_entered(both, space.n_transient, [broken])[..., 0]
 
 
 def _money_scale(data: JourneyData, cases: Array, money: Array) -> Array:
@@ -455,7 +562,7 @@ def reward_sums(data: JourneyData, y_sum: Array, y_n: Array) -> list[RewardSums]
     :func:`keymoments.gearing.bootstrap` passes a block of draws at once.
     """
     ys, yn = np.atleast_2d(y_sum), np.atleast_2d(y_n)
-    draws, n_seg, n_states = len(yn), len(data.segments), data.space.n_transient
+    draws, n_seg, n_states = len(yn), len(data.segments), data.space.n_base
     upper = np.triu_indices(n_states)
     n, y = np.zeros((draws, n_seg)), np.zeros((draws, n_seg))
     x, xy = np.zeros((draws, n_seg, n_states)), np.zeros((draws, n_seg, n_states))
@@ -485,7 +592,7 @@ def _rewards(data: JourneyData, sums: RewardSums) -> tuple[Array, Array]:
     the data cannot tell apart.
     """
     n_seg = len(data.segments)
-    n_states = data.space.n_transient
+    n_states = data.space.n_base
     rewards = np.zeros((n_seg, n_states))
     intercepts = np.zeros(n_seg)
 
@@ -551,6 +658,9 @@ class FittedChains:
     outcome_view: tuple[int, ...] = ()
     money_view: tuple[int, ...] = ()
     money_scale: dict[int, Array] = field(default_factory=dict)
+    # the chains' states, with their histories when they remember breaks (None: the
+    # service's plain states)
+    space: StateSpace | None = None
 
     def resolved(self, service: Service) -> FittedChains:
         """These chains with ``views`` filled in (see the class doc)."""
@@ -650,6 +760,7 @@ def fit_chains(
         outcome_view=chains.outcome,
         money_view=chains.money,
         money_scale=scales,
+        space=data.space,
     )
 
 
@@ -713,13 +824,14 @@ def evaluate_many(
     breakable = [i for i, m in enumerate(service.moments) if m.breakable]
     # variants: observed, each moment fixed, each moment nudged (marginal)
     fixes = [(i, 1.0) for i in breakable] + [(i, _MARGINAL_STEP) for i in breakable]
-    marker_states = [space.outcome(j) for j in range(len(space.binary_outcomes))]
+    # every copy of each marker (one per history; one without memory)
+    markers = [space.outcome_states(j) for j in range(len(space.binary_outcomes))]
+    marker_states = [s for copies in markers for s in copies]
     broken_states = [space.broken(i) for i in breakable]
-    # the returns to outcome markers (their reach) and to broken states (the per-case
-    # break rate the marginal needs), for the observed chain and every variant
-    visits, diag, stuck = variant_visits(
-        probs, space, fixes, n_states, marker_states + broken_states
-    )
+    # the returns to outcome markers (their reach) and, without memory, to broken
+    # states (the per-case break rate the marginal needs), for every variant
+    targets = marker_states + ([] if space.memory else broken_states)
+    visits, diag, stuck = variant_visits(probs, space, fixes, n_states, targets)
     n_var = 1 + len(fixes)
     visits = visits.reshape(n_draws, n_var, n_chains, n_seg, n_states)
     diag = diag.reshape(n_draws, n_var, n_chains, n_seg, -1)
@@ -727,13 +839,18 @@ def evaluate_many(
     n_markers = len(marker_states)
 
     def reached_in(v: int, j: int) -> Array:
-        """P(ever reaching marker j) in chain v, (D, K, G)."""
-        returns = diag[:, :, v, :, j]
-        return np.asarray(visits[:, :, v, :, marker_states[j]] / np.where(returns > 0, returns, 1))
+        """P(ever reaching marker j) in chain v, (D, K, G): its copies, each reached at
+        most once on a journey (a history only grows), added up."""
+        total = np.zeros((n_draws, n_var, n_seg))
+        for s in markers[j]:
+            returns = diag[:, :, v, :, marker_states.index(s)]
+            total += visits[:, :, v, :, s] / np.where(returns > 0, returns, 1)
+        return total
 
     outcomes = service.outcomes
     per_seg = np.zeros((n_draws, n_var, n_seg, len(outcomes)))
     priced = np.zeros((n_draws, n_var, len(outcomes)))
+    fitted_rewards: list[dict[str, tuple[Array, Array]]] = [{} for _ in range(n_draws)]
     for k, o in enumerate(outcomes):
         v = chains.outcome[k]
         if o.kind == "binary":
@@ -741,7 +858,10 @@ def evaluate_many(
         else:
             for d in range(n_draws):
                 rewards, intercepts = _rewards(data, sums[d][o.id])
-                per_seg[d, :, :, k] = (visits[d, :, v] * rewards[None]).sum(axis=-1) + intercepts
+                fitted_rewards[d][o.id] = (rewards, intercepts)
+                # a reward per visit to a state, whatever its history
+                per_state = np.tile(rewards, (1, space.n_histories))
+                per_seg[d, :, :, k] = (visits[d, :, v] * per_state[None]).sum(axis=-1) + intercepts
         mv = chains.money[k]
         if mv != v:
             scale = _money_scale(data, weights, money[f"money:{o.id}"])  # (D, G)
@@ -766,12 +886,21 @@ def evaluate_many(
     # P(ever visit m:broken) measured in the chain of each outcome
     nudged = values[:, 1 + nb :] - observed[:, None]
     marginal = np.zeros_like(recoverable)
+    ever: dict[tuple[int, int], Array] = {}  # (chain, moment) -> P(ever broken), with memory
     for k in range(len(outcomes)):
         v = chains.outcome[k]
         for q, s in enumerate(broken_states):
-            returns = diag[:, :, v, :, n_markers + q]
-            once = visits[:, :, v, :, s] / np.where(returns > 0, returns, 1)  # (D, K, G)
-            drop = np.einsum("dg,dg->d", once[:, 0] - once[:, 1 + nb + q], seg_w)
+            if space.memory:
+                if (v, q) not in ever:
+                    ever[(v, q)] = _ever_broken(
+                        probs, space, breakable[q], n_draws, n_chains, n_seg, v
+                    )
+                once = ever[(v, q)]
+                drop = np.einsum("dg,dg->d", once[:, 0] - once[:, 1], seg_w)
+            else:
+                returns = diag[:, :, v, :, n_markers + q]
+                once = visits[:, :, v, :, s] / np.where(returns > 0, returns, 1)  # (D, K, G)
+                drop = np.einsum("dg,dg->d", once[:, 0] - once[:, 1 + nb + q], seg_w)
             moved = drop > 0
             marginal[moved, q, k] = nudged[moved, q, k] / drop[moved] * 0.01
     ok_seen = np.asarray(data.visits.T @ weights.T).T[:, [space.ok(i) for i in breakable]] > 0
@@ -788,6 +917,7 @@ def evaluate_many(
             per_segment=per_seg[d, 0],
             money=priced[d, 0],
             money_recoverable=money_recoverable[d],
+            rewards=fitted_rewards[d],
         )
         for d in range(n_draws)
     ]

@@ -7,6 +7,11 @@ the same activities share one marker (they mean the same event, so they get
 the same figures), named after the first of them. ``start`` precedes every
 journey; ``done`` and ``exit`` absorb it.
 
+With **memory** (a few moments whose breaks the chain remembers), every state
+comes in one copy per history: which of those moments broke earlier in the
+journey. A copy's code is the base code plus ``n_base`` times the history's
+bit mask, so with no memory the codes are the base codes.
+
 Example:
     >>> from keymoments import load_service
     >>> from keymoments.examples import service_path
@@ -33,6 +38,8 @@ class StateSpace:
     binary_outcomes: tuple[str, ...]
     # every binary outcome id with the index of its marker (outcomes on one activity set share)
     outcome_markers: tuple[tuple[str, int], ...] = field(default=())
+    # moment indices whose breaks the states remember (bit b of a history: memory[b] broke)
+    memory: tuple[int, ...] = field(default=())
 
     @classmethod
     def from_service(cls, service: Service) -> StateSpace:
@@ -61,19 +68,61 @@ class StateSpace:
                 return j
         return self.binary_outcomes.index(outcome_id)
 
+    def with_memory(self, memory: tuple[int, ...]) -> StateSpace:
+        """The same states, remembering the breaks of these moments (indices, kept sorted)."""
+        return StateSpace(
+            self.moments, self.binary_outcomes, self.outcome_markers, tuple(sorted(memory))
+        )
+
+    @property
+    def n_base(self) -> int:
+        """States without history: moment states and outcome markers."""
+        return 2 * len(self.moments) + len(self.binary_outcomes)
+
+    @property
+    def n_histories(self) -> int:
+        """Copies of each state: one per set of remembered moments that broke earlier."""
+        return 1 << len(self.memory)
+
     @property
     def n_transient(self) -> int:
-        """Number of transient states (moment states and outcome markers)."""
-        return 2 * len(self.moments) + len(self.binary_outcomes)
+        """Number of transient states (every copy of the moment states and markers)."""
+        return self.n_base * self.n_histories
 
     @property
     def names(self) -> list[str]:
         """Transient state names, by code."""
-        out: list[str] = []
+        base: list[str] = []
         for m in self.moments:
-            out += [f"{m}:ok", f"{m}:broken"]
-        out += [f"outcome:{o}" for o in self.binary_outcomes]
+            base += [f"{m}:ok", f"{m}:broken"]
+        base += [f"outcome:{o}" for o in self.binary_outcomes]
+        out = list(base)
+        for history in range(1, self.n_histories):
+            out += [f"{name} (after {self.history_label(history)})" for name in base]
         return out
+
+    def history_label(self, history: int) -> str:
+        """``"appointment broke"`` for a history's bit mask."""
+        broke = [self.moments[m] for b, m in enumerate(self.memory) if history >> b & 1]
+        return " and ".join(broke) + " broke" if broke else "no remembered break"
+
+    def pairs(self, moment_index: int) -> list[tuple[int, int]]:
+        """Every copy of a moment's (ok, broken) states, one pair per history."""
+        ok, broken = self.ok(moment_index), self.broken(moment_index)
+        step = self.n_base
+        return [(ok + h * step, broken + h * step) for h in range(self.n_histories)]
+
+    def outcome_states(self, outcome_index: int) -> list[int]:
+        """Every copy of a binary outcome's marker state."""
+        return [self.outcome(outcome_index) + h * self.n_base for h in range(self.n_histories)]
+
+    def base_code(self, code: int) -> int:
+        """A state's code without its history."""
+        return code % self.n_base
+
+    def history_of(self, code: int) -> int:
+        """A state's history (bit mask over ``memory``)."""
+        return code // self.n_base
 
     # Index layout used by the count arrays: from-states are [start, transient...],
     # to-states are [transient..., done, exit].
@@ -106,10 +155,12 @@ class StateSpace:
 
     def moment_of(self, code: int) -> int | None:
         """The moment index of a state code (``None`` for outcome markers)."""
+        code = self.base_code(code)
         return code // 2 if code < 2 * len(self.moments) else None
 
     def is_broken(self, code: int) -> bool:
         """Whether a code is a broken moment state."""
+        code = self.base_code(code)
         return code < 2 * len(self.moments) and code % 2 == 1
 
     def label(self, code: int | None) -> str:

@@ -281,7 +281,7 @@ def summarise_journeys(
     if date_only and bool((is_marked & timed).any()):
         mapped, order.date_only_events, order.placed_events = _placed(mapped, date_only, engine)
     else:
-        mapped = mapped.mutate(at=mapped.timestamp)
+        mapped = mapped.mutate(at=mapped.timestamp, moved=ibis.literal(0, "int64"))
         if date_only:
             order.date_only_events = int(
                 by_activity.loc[by_activity["activity"].isin(date_only), "n"].sum()
@@ -295,19 +295,22 @@ def summarise_journeys(
     # for the next visit's state (see _next_code). Events at one instant follow
     # the model's order (the unit), then the file's.
     w = ibis.window(group_by=mapped.case_id, order_by=[mapped.at, mapped.unit, mapped.row])
-    # unit, broken activity and broken visit packed in one number, so that each
-    # look-ahead is one lead; a time rule breaks the visit its event ends, but
+    # unit, date-only placement, broken activity and broken visit packed in one
+    # number, so that each look-ahead is one lead; a time rule breaks the visit its
+    # event ends, but
     # (unlike a broken activity) does not end it
     broken = ((mapped.is_broken == 1) | (mapped.late == 1)).cast("int64")
-    packed = mapped.unit * 4 + mapped.is_broken * 2 + broken
+    packed = ((mapped.unit * 2 + mapped.moved) * 2 + mapped.is_broken) * 2 + broken
     ahead = [packed.lead(k).over(w) for k in range(1, _LOOK_AHEAD + 2)]
-    next_unit = ahead[0] // 4
+    next_unit = ahead[0] // 8
     next_time = mapped.at.lead().over(w)
     marked = mapped.mutate(
         is_last=next_unit.isnull() | (next_unit != mapped.unit) | (mapped.is_broken == 1),
         broken=broken,
         # whole milliseconds: sums of integers do not depend on the order they are added in
         gap=((next_time.epoch_seconds() - mapped.at.epoch_seconds()) * 1000).round().cast("int64"),
+        # a tie in the data: equal timestamps, neither of them a placed date-only event
+        placed=mapped.moved + (ahead[0] // 4) % 2,
         seq=ibis.row_number().over(w),
         to_code=_next_code(ahead, n_moments),
     )
@@ -317,6 +320,7 @@ def summarise_journeys(
             "case_id",
             "seq",
             "gap",
+            "placed",
             code=_code(ends.unit, ends.broken, n_moments),
             to_code="to_code",
         ),
@@ -381,7 +385,10 @@ def summarise_journeys(
     # moves into a moment (a move into an outcome marker is mostly the same event
     # marking both, and markers follow moments at one instant anyway)
     tied = visits.filter(
-        (visits.gap == 0) & (visits.to_code >= 0) & (visits.to_code < 2 * n_moments)
+        (visits.gap == 0)
+        & (visits.placed == 0)
+        & (visits.to_code >= 0)
+        & (visits.to_code < 2 * n_moments)
     )
     ties = engine.to_pandas(tied.aggregate(n=tied.count(), cases=tied.case_id.nunique())).iloc[0]
     order.tied_transitions = int(ties["n"] or 0)
@@ -513,17 +520,17 @@ def _placed(
     latest = timed_at.max().over(w)
     placed = with_day.mutate(
         at=ibis.ifelse(with_day.dated, latest.fill_null(with_day.timestamp), with_day.timestamp),
-        moved=with_day.dated & latest.notnull(),
+        moved=(with_day.dated & latest.notnull()).cast("int64"),
     )
     # events, not mapped rows: an activity marking a moment and an outcome is one event
     dated_rows = placed.filter(placed.dated)
     counts = engine.to_pandas(
         dated_rows.aggregate(
             dated=dated_rows.row.nunique(),
-            moved=dated_rows.filter(dated_rows.moved).row.nunique().as_scalar(),
+            moved=dated_rows.filter(dated_rows.moved == 1).row.nunique().as_scalar(),
         )
     ).iloc[0]
-    table = placed.drop("day", "dated", "moved")
+    table = placed.drop("day", "dated")
     return table, int(counts["dated"] or 0), int(counts["moved"] or 0)
 
 
@@ -714,21 +721,22 @@ def _code(unit: ibis.IntegerValue, broken: ibis.IntegerValue, n_moments: int) ->
 def _next_code(ahead: list[ibis.IntegerValue], n_moments: int) -> ibis.IntegerValue:
     """The state of the visit after an event's, from the next events' packed values.
 
-    ``ahead[k]`` is ``4 * unit + 2 * broken activity + broken`` of the event
-    k + 1 places ahead. The next visit starts with the next event and ends at
+    ``ahead[k]`` is ``8 * unit + 4 * placed + 2 * broken activity + broken`` of
+    the event k + 1 places ahead (``placed``: a date-only event placed by the
+    model, see :func:`_placed`). The next visit starts with the next event and ends at
     its first broken activity or before the unit changes; its state is
     2u + broken of that last event (an outcome marker is never broken). -1 is
     the end of the journey; ``_UNRESOLVED`` a next visit longer than the
     look-ahead.
     """
-    first = ahead[0] // 4
+    first = ahead[0] // 8
     branches = [
         (ahead[0].isnull(), ibis.literal(-1, "int64")),
         (first >= n_moments, first + n_moments),
     ]
     for k in range(len(ahead) - 1):
         closes = (ahead[k] // 2) % 2
-        after = ahead[k + 1] // 4
+        after = ahead[k + 1] // 8
         ends_here = (closes == 1) | after.isnull() | (after != first)
         branches.append((ends_here, first * 2 + ahead[k] % 2))
     return ibis.cases(*branches, else_=ibis.literal(_UNRESOLVED, "int64"))

@@ -65,13 +65,13 @@ def scale_breaks(probs: Array, space: StateSpace, factors: Array) -> Array:
         f = factors[..., i]
         if np.all(f == 1.0):
             continue
-        ok, broken = space.ok(i), space.broken(i)
-        into_broken = out[..., :, broken]
-        into_ok = out[..., :, ok]
-        # a factor above one takes from m:ok, never more than m:ok has
-        new_broken = np.minimum(into_broken * f[..., None], into_broken + into_ok)
-        out[..., :, ok] = into_ok + into_broken - new_broken
-        out[..., :, broken] = new_broken
+        for ok, broken in space.pairs(i):  # every history's copy (one without memory)
+            into_broken = out[..., :, broken]
+            into_ok = out[..., :, ok]
+            # a factor above one takes from m:ok, never more than m:ok has
+            new_broken = np.minimum(into_broken * f[..., None], into_broken + into_ok)
+            out[..., :, ok] = into_ok + into_broken - new_broken
+            out[..., :, broken] = new_broken
     return out
 
 
@@ -81,14 +81,12 @@ class Evaluated:
 
     ``priced`` (K, O) is what each outcome's money per unit multiplies: the
     outcome itself, or for an outcome priced by a value column, the column's
-    amount reached per case. ``broken`` (K, G, M) is the whole journey chain's
-    probability that a case ever breaks each moment; ``trapped`` (K,) marks
-    variants whose journeys could loop for ever (their values are NaN).
+    amount reached per case. ``trapped`` (K,) marks variants whose journeys
+    could loop for ever (their values are NaN).
     """
 
     outcomes: Array
     per_segment: Array
-    broken: Array
     trapped: NDArray[np.bool_]
     priced: Array
 
@@ -105,7 +103,8 @@ class ChainModel:
     def __init__(self, service: Service, fitted: FittedChains) -> None:
         self.service = service
         self.fitted = fitted.resolved(service)
-        self.space = StateSpace.from_service(service)
+        # the analysis' states, with the histories its chains remember (if any)
+        self.space = fitted.space or StateSpace.from_service(service)
         self.n_states = self.space.n_transient
 
     @property
@@ -137,9 +136,9 @@ class ChainModel:
                 coef = merged.setdefault((v, g), np.zeros(self.n_states))
                 if o.kind == "binary":
                     scale = fitted.money_scale[k][g] if k in fitted.money_scale else 1.0
-                    coef[space.outcome(space.marker_of(o.id))] += c * weight * scale
+                    coef[space.outcome_states(space.marker_of(o.id))] += c * weight * scale
                 else:
-                    coef += c * weight * fitted.rewards[o.id][g]
+                    coef += c * weight * np.tile(fitted.rewards[o.id][g], space.n_histories)
         return [(v, g, coef) for (v, g), coef in sorted(merged.items()) if np.any(coef != 0)]
 
     def constant(self, coefficients: Array) -> float:
@@ -184,14 +183,20 @@ class ChainModel:
         """Exact outcomes of each factor vector (rows of ``factors``, shape (K, M))."""
         factors = np.atleast_2d(np.asarray(factors, dtype=float))
         K, G = factors.shape[0], self.n_segments
-        S, M = self.n_states, self.n_moments
+        S = self.n_states
         fitted, space = self.fitted, self.space
         probs = scale_breaks(self.views[None], space, factors[:, None, None, :])
         probs, stuck = release_traps(probs, S)  # (K, V, G, F, T), (K, V, G)
-        markers = [space.outcome(j) for j in range(len(space.binary_outcomes))]
-        broken_states = [space.broken(i) for i in range(M)]
-        visits, diag = visits_and_returns(probs, S, markers + broken_states)
-        n_out = len(markers)
+        copies = [space.outcome_states(j) for j in range(len(space.binary_outcomes))]
+        markers = [s for c in copies for s in c]
+        visits, diag = visits_and_returns(probs, S, markers)
+
+        def reached(v: int, j: int) -> Array:
+            total = np.zeros((K, G))
+            for s in copies[j]:  # each copy reached at most once (a history only grows)
+                total += visits[:, v, :, s] / _safe(diag[:, v, :, markers.index(s)])
+            return total
+
         outs = self.service.outcomes
         per_seg = np.zeros((K, G, len(outs)))
         priced_seg = np.zeros((K, G, len(outs)))
@@ -201,17 +206,14 @@ class ChainModel:
             used.update((v, mv))
             if o.kind == "binary":
                 j = space.marker_of(o.id)
-                per_seg[..., k] = visits[:, v, :, markers[j]] / _safe(diag[:, v, :, j])
+                per_seg[..., k] = reached(v, j)
                 priced_seg[..., k] = per_seg[..., k]
                 if mv != v:
-                    reached = visits[:, mv, :, markers[j]] / _safe(diag[:, mv, :, j])
-                    priced_seg[..., k] = reached * fitted.money_scale[k][None]
+                    priced_seg[..., k] = reached(mv, j) * fitted.money_scale[k][None]
             else:
-                r = fitted.rewards[o.id]
+                r = np.tile(fitted.rewards[o.id], (1, space.n_histories))
                 per_seg[..., k] = (visits[:, v] * r[None]).sum(axis=-1) + fitted.intercepts[o.id]
                 priced_seg[..., k] = per_seg[..., k]
-        whole = visits[:, 0]
-        broken = whole[..., broken_states] / _safe(diag[:, 0, :, n_out : n_out + M])
         live = (fitted.seg_w > 0)[None, None, :]
         trapped = np.asarray((stuck[:, sorted(used)] & live).any(axis=(1, 2)), dtype=bool)
         per_seg[trapped] = np.nan
@@ -220,7 +222,6 @@ class ChainModel:
         return Evaluated(
             outcomes=combined,
             per_segment=per_seg,
-            broken=broken,
             trapped=trapped,
             priced=np.einsum("kgo,g->ko", priced_seg, fitted.seg_w),
         )
@@ -239,10 +240,11 @@ class ChainModel:
         probs = scale_breaks(self.fitted.probs[None], self.space, factors[:, None, :])
         probs, _ = release_traps(probs, self.n_states)
         visits, _ = visits_and_returns(probs, self.n_states, [])
-        ok, broken = self.space.ok(moment), self.space.broken(moment)
+        pairs = self.space.pairs(moment)
+        ok, broken = [o for o, _ in pairs], [b for _, b in pairs]
         w = self.fitted.seg_w
-        b = visits[..., broken] @ w
-        a = (visits[..., ok] + visits[..., broken]) @ w
+        b = visits[..., broken].sum(axis=-1) @ w
+        a = (visits[..., ok].sum(axis=-1) + visits[..., broken].sum(axis=-1)) @ w
         return np.asarray(np.where(a > 0, b / np.where(a > 0, a, 1.0), 0.0), dtype=float)
 
     def factor_for_break_share(self, moment: int, target: float) -> float:

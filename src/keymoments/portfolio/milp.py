@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from keymoments.errors import EngineError
+from keymoments.journey.kernel import solve_values
 from keymoments.portfolio.chain import ChainModel
 from keymoments.portfolio.interventions import Option
 
@@ -151,27 +152,27 @@ class ChainProgram:
             rhs = P[0, :S].copy()
             ys: list[tuple[int, int, int, int]] = []  # (moment, row, option, var)
             for m, opts in self.options.items():
-                ok, broken = space.ok(m), space.broken(m)
-                feeders = np.flatnonzero(P[:, broken] > 0)
-                for r in feeders.tolist():
-                    pb, po = P[r, broken], P[r, ok]
-                    new_b = [min(o.factor * pb, pb + po) for o in opts]
-                    new_o = [pb + po - b for b in new_b]
-                    if r == 0:
-                        rhs[ok] -= po
-                        rhs[broken] -= pb
-                        lam = [self.lam_index[(m, k)] for k in range(len(opts))]
-                        # the start row's flow into the moment: sum_k new * lam_k
-                        add(row + ok, lam, [-x for x in new_o])
-                        add(row + broken, lam, [-x for x in new_b])
-                        continue
-                    A[ok, r - 1] += po
-                    A[broken, r - 1] += pb
-                    for k in range(len(opts)):
-                        ys.append((m, int(r), k, n))
-                        add(row + ok, [n], [-new_o[k]])
-                        add(row + broken, [n], [-new_b[k]])
-                        n += 1
+                for ok, broken in space.pairs(m):  # every history's copy
+                    feeders = np.flatnonzero(P[:, broken] > 0)
+                    for r in feeders.tolist():
+                        pb, po = P[r, broken], P[r, ok]
+                        new_b = [min(o.factor * pb, pb + po) for o in opts]
+                        new_o = [pb + po - b for b in new_b]
+                        if r == 0:
+                            rhs[ok] -= po
+                            rhs[broken] -= pb
+                            lam = [self.lam_index[(m, k)] for k in range(len(opts))]
+                            # the start row's flow into the moment: sum_k new * lam_k
+                            add(row + ok, lam, [-x for x in new_o])
+                            add(row + broken, lam, [-x for x in new_b])
+                            continue
+                        A[ok, r - 1] += po
+                        A[broken, r - 1] += pb
+                        for k in range(len(opts)):
+                            ys.append((m, int(r), k, n))
+                            add(row + ok, [n], [-new_o[k]])
+                            add(row + broken, [n], [-new_b[k]])
+                            n += 1
             nz = np.nonzero(A)
             add_rows = row + nz[0]
             rows.append(add_rows.astype(np.int64))
@@ -255,12 +256,12 @@ class ChainProgram:
         choices: list[tuple[int, int, int, Array, Array]] = []
         base = P.copy()
         for m, opts in self.options.items():
-            ok, broken = space.ok(m), space.broken(m)
-            for r in np.flatnonzero(P[:, broken] > 0).tolist():
-                pb, po = P[r, broken], P[r, ok]
-                new_b = np.array([min(o.factor * pb, pb + po) for o in opts])
-                choices.append((r, ok, broken, new_b, pb + po - new_b))
-                base[r, ok] = base[r, broken] = 0.0
+            for ok, broken in space.pairs(m):  # every history's copy
+                for r in np.flatnonzero(P[:, broken] > 0).tolist():
+                    pb, po = P[r, broken], P[r, ok]
+                    new_b = np.array([min(o.factor * pb, pb + po) for o in opts])
+                    choices.append((r, ok, broken, new_b, pb + po - new_b))
+                    base[r, ok] = base[r, broken] = 0.0
         bound = np.full(S, _FALLBACK_BOUND)
         eye = np.eye(S)
         for target in range(S):
@@ -272,7 +273,7 @@ class ChainProgram:
                     Q[r, broken] += nb[k]
                     Q[r, ok] += no[k]
                 try:
-                    W = np.asarray(np.linalg.solve(eye - Q[1:], eye[:, target]), dtype=float)
+                    W = solve_values(Q[1:], eye[:, target])
                 except np.linalg.LinAlgError:
                     W = None
                 if W is None or not np.all(np.isfinite(W)) or W.min() < -1e-9:

@@ -90,7 +90,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from keymoments.errors import EngineError
-from keymoments.journey.kernel import release_traps
+from keymoments.journey.kernel import fundamental, release_traps, solve_values
 from keymoments.portfolio.chain import ChainModel, scale_breaks
 from keymoments.portfolio.interventions import Option
 from keymoments.portfolio.milp import ChainProgram, Solution, quiet_stdout
@@ -201,7 +201,7 @@ class MomentProgram:
         if P.shape[0] == 0:  # nothing counts as money: no block, every plan is worth 0
             return np.zeros((0, S, S))
         try:
-            N = np.linalg.inv(np.eye(S) - P[:, 1:, :S])
+            N = fundamental(P[:, 1:, :S])
         except np.linalg.LinAlgError:
             N = None
         if N is not None and np.all(np.isfinite(N)) and N.min() > -1e-9 and N.max() < 1e9:
@@ -211,7 +211,7 @@ class MomentProgram:
         if stuck.any():
             return None
         try:
-            return np.asarray(np.linalg.inv(np.eye(S) - released[:, 1:, :S]), dtype=float)
+            return fundamental(released[:, 1:, :S])
         except np.linalg.LinAlgError:
             return None
 
@@ -239,7 +239,6 @@ class MomentProgram:
         B, M = P.shape[0], len(self.moments)
         hi = np.full((B, M), np.inf)
         lo = np.full((B, M), -np.inf)
-        eye = np.eye(S)
         for b in range(B):
             pairs = [
                 (int(r), i)
@@ -263,7 +262,7 @@ class MomentProgram:
                     Q[rows, self.br[mom]] = nb[at, policy]
                     Q[rows, self.ok[mom]] = no[at, policy]
                     try:
-                        h = np.asarray(np.linalg.solve(eye - Q, self.c[b]), dtype=float)
+                        h = solve_values(Q, self.c[b])
                     except np.linalg.LinAlgError:
                         h = None
                         break
@@ -390,6 +389,10 @@ class MomentProgram:
             return SearchResult([Solution({}, 0.0)], True)
         if self.budget is not None and float(self.cost[:, 0].sum()) > self.budget:
             return SearchResult([], True)  # what must be included costs more than the budget
+        if self.chain.space.memory:
+            # a moment then has one (ok, broken) pair per history: the reduction to one
+            # unknown per moment does not hold, the full chain program does
+            return self._fallback(top, time_limit, start, "the chains remember breaks")
         reduced = self._reduced()
         if reduced is None:
             return self._fallback(top, time_limit, start, "the decision problem could not bound")

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "STATIC_FILES",
     "check_writable",
+    "render_document",
     "render_report",
     "script_json",
     "static_path",
@@ -130,6 +131,18 @@ def render_page(
     mode: Literal["live", "static"],
 ) -> str:
     """Render the report template; ``figures`` maps figure id to its spec or SVG."""
+    return render_document(result.service.name, _meta(result), sections, figures, mode)
+
+
+def render_document(
+    title: str,
+    meta: str,
+    sections: list[Section],
+    figures: dict[str, dict[str, str]],
+    mode: Literal["live", "static"] = "live",
+) -> str:
+    """Render sections into the report's page under a title and a line of metadata
+    (the monitor's report uses it too); ``figures`` maps figure id to its spec or SVG."""
     from markupsafe import Markup
 
     views = []
@@ -160,8 +173,8 @@ def render_page(
     env = environment()
     css = (resources.files("keymoments.report") / "templates" / "report.css").read_text("utf-8")
     return env.get_template("report.html.j2").render(
-        title=result.service.name,
-        meta=_meta(result),
+        title=title,
+        meta=meta,
         version=_version(),
         sections=views,
         mode=mode,

@@ -134,6 +134,11 @@ def build_sections(result: AnalysisResult) -> list[Section]:
         sections += [journey_section(result), gearing_section(result), alignment_section(result)]
     for attr, fallback in _OPTIONAL:
         sections.append(optional_section(result, attr, fallback))
+        if attr == "barriers":
+            # what people say, after the barriers it gives a voice to
+            from keymoments.report.comments_section import comments_section
+
+            sections.append(comments_section(result))
     sections.append(data_quality_section(result))
     sections.append(method_section(result))
     return sections
@@ -439,6 +444,25 @@ def gearing_section(result: AnalysisResult) -> Section:
         f"Lines are {pct}% intervals from {result.n_boot} bootstrap resamples of cases."
     )
     s.tables.append(outcomes_table(result))
+    if result.memory is not None:
+        s.paragraphs.append(
+            "The journey model is a chain of moments; it remembers a moment's break "
+            "only where the data show that the break changes what happens later. "
+            + result.memory.describe()[0].upper()
+            + result.memory.describe()[1:]
+            + "."
+        )
+    check = model_check_table(result)
+    if check is not None:
+        missed = sum(1 for r in result.model_check if not r.ok)
+        s.paragraphs.append(
+            "The model reproduces what happened in every group checked."
+            if not missed
+            else f"The model misses what happened in {missed} of the "
+            f"{len(result.model_check)} groups checked; the warnings name them. Figures "
+            "that rest on those histories are less sure than their intervals say."
+        )
+        s.tables.append(check)
     table = _gearing_table(result)
     frame = charts.gearing_frame(result)
     s.figures.append(
@@ -454,6 +478,33 @@ def gearing_section(result: AnalysisResult) -> Section:
     if after is not None:
         s.tables.append(after)
     return s
+
+
+def model_check_table(result: AnalysisResult) -> Table | None:
+    """The model against the data: every outcome, overall, per segment, per history."""
+    if not result.model_check:
+        return None
+    pct = round(result.confidence * 100)
+    rows = []
+    for r in result.model_check:
+        show = _pct if result.service.outcome(r.outcome).kind == "binary" else fmt_number
+        rows.append(
+            [
+                result.service.outcome(r.outcome).label,
+                r.group,
+                f"{r.cases:,}",
+                show(r.observed),
+                f"{show(r.model)} [{show(r.ci[0])} to {show(r.ci[1])}]",
+                "yes" if r.ok else "NO",
+            ]
+        )
+    return Table(
+        caption=f"Model check: observed against the journey model ({pct}% interval), "
+        "overall, per segment and per history",
+        columns=["outcome", "group", "cases", "observed", "journey model", "reproduced"],
+        rows=rows,
+        numeric=[False, False, True, True, True, False],
+    )
 
 
 def outcomes_table(result: AnalysisResult) -> Table:
@@ -664,7 +715,7 @@ _PART_VIEWS = {
     ),
     "barriers": _PartView(
         ("moment", "name", "prevalence", "odds_ratio", "or_lo", "or_hi",
-         "attributable_fraction", "af_lo", "af_hi", "status"),
+         "attributable_fraction", "af_lo", "af_hi", "status", "source"),
         ("plot", "plot_odds_ratios"),
         ("prevalence", "attributable_fraction"),
     ),

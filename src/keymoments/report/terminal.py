@@ -17,6 +17,7 @@ from rich.text import Text
 
 from keymoments.report.markup import escape
 from keymoments.report.terminal_barriers import barrier_headline, barriers_table
+from keymoments.report.terminal_comments import comments_part
 from keymoments.report.terminal_drivers import drivers_tables
 
 if TYPE_CHECKING:
@@ -91,6 +92,35 @@ def _outcomes_table(result: AnalysisResult) -> Table:
                 lo, hi = result.model_mean_ci[k]
                 cell += f" [{_pct(lo)}, {_pct(hi)}]" if as_pct else f" [{_num(lo)}, {_num(hi)}]"
         table.add_row(escape(o.label), o.perspective, shown, cell)
+    return table
+
+
+def _check_table(result: AnalysisResult) -> Table | Text | None:
+    """The model check: a line when the model reproduces every group, else its misses."""
+    if not result.model_check:
+        return None
+    missed = [r for r in result.model_check if not r.ok]
+    memory = f"; {result.memory.describe()}" if result.memory is not None else ""
+    if not missed:
+        return Text(
+            f"Model check: the journey model reproduces all {len(result.model_check)} "
+            f"comparisons (overall, per segment, per history){memory}\n"
+        )
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"Model check: {len(missed)} of {len(result.model_check)} comparisons missed",
+        title_justify="left",
+    )
+    if result.memory is not None:
+        table.caption = escape(result.memory.describe())
+        table.caption_justify = "left"
+    for col in ("outcome", "group", "observed", "model"):
+        table.add_column(col, justify="right" if col in ("observed", "model") else "left")
+    for r in missed[:8]:
+        binary = result.service.outcome(r.outcome).kind == "binary"
+        show = _pct if binary else _num
+        model = f"{show(r.model)} [{show(r.ci[0])}, {show(r.ci[1])}]"
+        table.add_row(escape(r.outcome), escape(r.group), show(r.observed), model)
     return table
 
 
@@ -263,6 +293,9 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     parts: list[object] = [Panel(headline, expand=False), _read_table(result)]
     if not result.survey_only:
         parts.append(_outcomes_table(result))
+        check = _check_table(result)
+        if check is not None:
+            parts.append(check)
         parts.append(_moments_table(result))
     paths = _after_break(result)
     if paths is not None:
@@ -271,6 +304,9 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     barrier_rows = barriers_table(result)
     if barrier_rows is not None:
         parts.append(barrier_rows)
+    said = comments_part(result)
+    if said is not None:
+        parts.append(said)
     console.print(Group(*parts))  # type: ignore[arg-type]
     if result.portfolio is not None:
         from keymoments.report.plan import plan_panel

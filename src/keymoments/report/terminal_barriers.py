@@ -99,7 +99,7 @@ def barriers_table(result: AnalysisResult) -> Table | None:
     for e in barriers.estimates:
         cells = [
             escape(names.get(e.moment, e.moment)),
-            escape(e.name),
+            escape(e.name + (" (said)" if e.source == "comments" else "")),
             _pct(e.prevalence),
             _pct(e.holders_break_rate),
             _pct(e.others_break_rate),
@@ -124,6 +124,11 @@ def barriers_table(result: AnalysisResult) -> Table | None:
     table.caption = (
         "\n".join(notes) + "\nadjusted: for the other barriers and the segments; share of "
         "breaks: those that would not happen if the barrier were lifted from its holders"
+        + (
+            "; (said): a theme coded from comments, blank comments set aside"
+            if any(e.source == "comments" for e in barriers.estimates)
+            else ""
+        )
     )
     table.caption_justify = "left"
     return table

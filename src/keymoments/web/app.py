@@ -225,12 +225,13 @@ def create_app(
         app.add_exception_handler(exc_class, _error_response)
     app.add_exception_handler(Exception, _error_response)
 
-    from keymoments.web.routes import assets, auth, runs, workspaces
+    from keymoments.web.routes import assets, auth, monitor, runs, workspaces
 
     app.include_router(assets.router)
     app.include_router(auth.router)
     app.include_router(workspaces.router)
     app.include_router(runs.router)
+    app.include_router(monitor.router)
 
     # the last added runs first: security headers on every answer (the token
     # gate's and the host check's refusals too), then the suffix is stripped

@@ -40,6 +40,7 @@ STAGE_LABELS = {
     "bootstrap": "Bootstrap: intervals",
     "barriers": "Barriers",
     "drivers": "Drivers of the experience",
+    "comments": "Reading the comments",
     "write": "Writing the results and the report",
 }
 

@@ -156,8 +156,8 @@ def form_to_yaml(fields: Mapping[str, str]) -> str:
 def _carry_over(doc: dict[str, Any], fields: Mapping[str, str]) -> None:
     """Keep what the form does not show from the model it was filled from (``base_yaml``).
 
-    Filters, analysis settings and segment bins have no fields; saving the
-    form must not drop them.
+    Filters, analysis settings, comments and their codebook, and segment bins
+    have no fields; saving the form must not drop them.
     """
     try:
         base = yaml.safe_load(fields.get("base_yaml", "") or "") or {}
@@ -165,7 +165,7 @@ def _carry_over(doc: dict[str, Any], fields: Mapping[str, str]) -> None:
         return
     if not isinstance(base, dict):
         return
-    for key in ("filters", "analysis"):
+    for key in ("filters", "analysis", "comments", "themes"):
         if key in base:
             doc[key] = base[key]
     segments = base.get("segments")

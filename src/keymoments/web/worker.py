@@ -40,7 +40,7 @@ from keymoments.web.store import atomic_write, is_disk_full
 __all__ = ["OUTPUTS", "SECTIONS", "main", "run_job"]
 
 # Optional parts of a result (INTERFACES.md), in the order pages show them.
-SECTIONS = ("drivers", "emotion", "barriers", "portfolio")
+SECTIONS = ("drivers", "emotion", "barriers", "comments", "portfolio")
 # Every file a run writes into its folder (besides job.json and worker.log).
 OUTPUTS = (
     "result.json",
@@ -100,6 +100,11 @@ def _charts_and_sections(result: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             "columns": [str(c) for c in summary.columns],
             "rows": frame_records(summary),
         }
+        if name == "comments":
+            # the voice behind the numbers: key moments' themes first, with their quotes
+            key = [m.id for m in result.moments if any(m.key.values())]
+            heard = list(dict.fromkeys([*key, *(t.moment for t in part.themes)]))
+            sections[name]["quotes"] = part.voices(heard)
         try:
             charts[name] = {"title": sections[name]["title"], "spec": part.plot().to_dict()}
         except Exception as exc:  # a section's chart failing must not lose the run
