@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keymoments.cli import app
+from keymoments.cli._common import console as cli_console
 
 CORPUS = Path(__file__).parent / "corpus"
 SERVICE = CORPUS / "service.yaml"
@@ -365,11 +366,12 @@ def test_an_error_message_keeps_its_brackets(tmp_path: Path) -> None:
     assert "[bold]x[/].yaml: file not found" in " ".join(res.output.split())
 
 
-def test_names_with_markup_reach_the_monitor_as_text() -> None:
+def test_names_with_markup_reach_the_monitor_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
     # the monitor's tables, headline and warnings print model names as typed too
     args = ["monitor", str(CORPUS / "model_markup_names.yaml")]
     args += ["--events", str(CORPUS / "events_markup_names.csv")]
-    res = runner.invoke(app, args, env={"COLUMNS": "300"})
+    monkeypatch.setattr(cli_console, "width", 300)  # wide enough that no name is cut
+    res = runner.invoke(app, args)
     if res.exception is not None and not isinstance(res.exception, SystemExit):
         raise res.exception
     assert res.exit_code == 0, res.output
@@ -377,7 +379,9 @@ def test_names_with_markup_reach_the_monitor_as_text() -> None:
         assert text in res.output, text
 
 
-def test_themes_and_comments_with_markup_reach_the_terminal_as_text(tmp_path: Path) -> None:
+def test_themes_and_comments_with_markup_reach_the_terminal_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # a theme's name and the comments quoted under it are text, brackets and all
     model = (CORPUS / "model_markup_names.yaml").read_text() + (
         "comments:\n  - {id: said, column: said, moment: visit}\n"
@@ -390,7 +394,8 @@ def test_themes_and_comments_with_markup_reach_the_terminal_as_text(tmp_path: Pa
     rows += [f"{line},{said[i % len(said)]}" for i, line in enumerate(lines[1:])]
     (tmp_path / "cases.csv").write_text("\n".join(rows) + "\n")
     args = ["themes", str(tmp_path / "model.yaml"), "--cases", str(tmp_path / "cases.csv")]
-    res = runner.invoke(app, args, env={"COLUMNS": "300"})
+    monkeypatch.setattr(cli_console, "width", 300)  # wide enough that no name is cut
+    res = runner.invoke(app, args)
     if res.exception is not None and not isinstance(res.exception, SystemExit):
         raise res.exception
     assert res.exit_code == 0, res.output
