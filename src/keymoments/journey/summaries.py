@@ -358,16 +358,26 @@ def summarise_journeys(
     aggs: dict[str, ibis.Value] = {"n": journeys.count()}
     if _IN_CASES in journeys.columns:
         aggs[_IN_CASES] = journeys[_IN_CASES].sum()
-    ignored_exprs: dict[str, ibis.Value] = {}
     values = {key: number_or_null(journeys[column]) for key, column in summed.items()}
-    scales = _binary_scales(journeys, {key: y for key, (y, _) in values.items()}, engine)
+    # the scales bound the values of every case with attributes, a superset of the
+    # journeys: one pass over the attributes rather than over the journeys again
+    scales = (
+        _binary_scales(attrs, {k: number_or_null(attrs[c])[0] for k, c in summed.items()}, engine)
+        if attrs is not None
+        else {}
+    )
     for key, (y, unreadable) in values.items():
         aggs[f"n_y:{key}"] = y.count()
         aggs[f"sum_y:{key}"] = _exact_sum(y, scales[key][0])
         aggs[f"sum_y2:{key}"] = _exact_sum(y * y, scales[key][1])
-        ignored_exprs[key] = unreadable.cast("int64").sum()
+        # counted per group with the sums, not in a pass of their own
+        aggs[f"{_UNREADABLE}{key}"] = unreadable.cast("int64").sum()
     grouped = engine.to_arrow(journeys.group_by(["segment", "sig"]).aggregate(**aggs))
     signatures = _unpacked(grouped, base)
+    ignored: dict[str, int] = {}
+    for key in summed:
+        column = signatures.pop(f"{_UNREADABLE}{key}")
+        ignored[key] = int(column.fillna(0).sum())
     cases_without_events = 0
     if _IN_CASES in signatures.columns and cases is not None:
         found_in_events = int(signatures.pop(_IN_CASES).fillna(0).sum())
@@ -376,10 +386,6 @@ def summarise_journeys(
         for prefix, power in zip(("sum_y", "sum_y2"), scales[key], strict=True):
             column = f"{prefix}:{key}"
             signatures[column] = signatures[column].fillna(0.0) / 2.0**power
-    ignored: dict[str, int] = {}
-    if ignored_exprs:
-        counts = engine.to_pandas(journeys.aggregate(**ignored_exprs))
-        ignored = {k: int(counts[k].iloc[0] or 0) for k in ignored_exprs}
 
     waits = _waits(visits, engine)
     # moves into a moment (a move into an outcome marker is mostly the same event
@@ -710,6 +716,8 @@ def _unpacked(grouped: pa.Table, base: int) -> pd.DataFrame:
 # events is resolved in the first ordered pass; a longer one by a second pass over
 # the visits of the cases that have one.
 _LOOK_AHEAD = 3
+# prefix of the per-group counts of unreadable values
+_UNREADABLE = "unreadable:"
 _UNRESOLVED = -2
 
 
