@@ -327,14 +327,26 @@ def summarise_journeys(
         prefix="visits",
     )
     base = space.n_transient + 1
-    per_case = _packed_signatures(visits, base)
+    # a tie in the data: a move into a moment at the instant of the visit before it,
+    # not a placed date-only event; counted per case in the signatures' own pass
+    tie = (
+        (visits.gap == 0)
+        & (visits.placed == 0)
+        & (visits.to_code >= 0)
+        & (visits.to_code < 2 * n_moments)
+    )
+    per_case = _packed_signatures(visits, base, tie)
     # Every case, also those whose events all mark no moment (an empty journey):
     # those are among the cases with an unmapped event, a tenth of the events or
     # so, which is cheaper to scan for than every event's case.
     idle = ev.filter(~ev.activity.isin(marked_activities)).select("case_id").distinct()
     journeys = (
         per_case.outer_join(idle, "case_id")
-        .select(case_id=ibis.coalesce(per_case.case_id, idle.case_id), sig=per_case.sig)
+        .select(
+            case_id=ibis.coalesce(per_case.case_id, idle.case_id),
+            sig=per_case.sig,
+            ties=per_case.ties,
+        )
         .view()  # a table of its own, so that more joins do not extend this one
     )
 
@@ -349,13 +361,17 @@ def summarise_journeys(
     if attrs is not None:
         carried = [c for c in [*wanted, _IN_CASES] if c in attrs.columns]
         journeys = journeys.left_join(attrs, "case_id").select(
-            journeys.case_id, journeys.sig, *[attrs[c] for c in carried]
+            journeys.case_id, journeys.sig, journeys.ties, *[attrs[c] for c in carried]
         )
 
     auto_bins = _quartile_bins(journeys, service.segment_specs, engine)
     seg = segment_key(journeys, service.segment_specs, auto_bins)
     journeys = journeys.mutate(segment=seg)
-    aggs: dict[str, ibis.Value] = {"n": journeys.count()}
+    aggs: dict[str, ibis.Value] = {
+        "n": journeys.count(),
+        _TIED_TRANSITIONS: journeys.ties.sum(),
+        _TIED_CASES: (journeys.ties > 0).cast("int64").sum(),
+    }
     if _IN_CASES in journeys.columns:
         aggs[_IN_CASES] = journeys[_IN_CASES].sum()
     values = {key: number_or_null(journeys[column]) for key, column in summed.items()}
@@ -374,6 +390,8 @@ def summarise_journeys(
         aggs[f"{_UNREADABLE}{key}"] = unreadable.cast("int64").sum()
     grouped = engine.to_arrow(journeys.group_by(["segment", "sig"]).aggregate(**aggs))
     signatures = _unpacked(grouped, base)
+    order.tied_transitions = int(signatures.pop(_TIED_TRANSITIONS).fillna(0).sum())
+    order.tied_cases = int(signatures.pop(_TIED_CASES).fillna(0).sum())
     ignored: dict[str, int] = {}
     for key in summed:
         column = signatures.pop(f"{_UNREADABLE}{key}")
@@ -388,17 +406,6 @@ def summarise_journeys(
             signatures[column] = signatures[column].fillna(0.0) / 2.0**power
 
     waits = _waits(visits, engine)
-    # moves into a moment (a move into an outcome marker is mostly the same event
-    # marking both, and markers follow moments at one instant anyway)
-    tied = visits.filter(
-        (visits.gap == 0)
-        & (visits.placed == 0)
-        & (visits.to_code >= 0)
-        & (visits.to_code < 2 * n_moments)
-    )
-    ties = engine.to_pandas(tied.aggregate(n=tied.count(), cases=tied.case_id.nunique())).iloc[0]
-    order.tied_transitions = int(ties["n"] or 0)
-    order.tied_cases = int(ties["cases"] or 0)
 
     unmapped = (
         by_activity.loc[~is_marked, ["activity", "n"]]
@@ -670,7 +677,7 @@ def _quartile_bins(
     return out
 
 
-def _packed_signatures(visits: ibis.Table, base: int) -> ibis.Table:
+def _packed_signatures(visits: ibis.Table, base: int, tie: ibis.BooleanValue) -> ibis.Table:
     """Per case, its visits as one sorted array of ``seq * base + code``.
 
     Sorting the packed numbers sorts the visits by their place in the case (an
@@ -680,7 +687,9 @@ def _packed_signatures(visits: ibis.Table, base: int) -> ibis.Table:
     :func:`_unpacked` rather than once per case.
     """
     packed = visits.seq.cast("int64") * base + visits.code.cast("int64")
-    return visits.group_by("case_id").aggregate(sig=packed.collect().sort())
+    return visits.group_by("case_id").aggregate(
+        sig=packed.collect().sort(), ties=tie.cast("int64").sum()
+    )
 
 
 def _unpacked(grouped: pa.Table, base: int) -> pd.DataFrame:
@@ -718,6 +727,9 @@ def _unpacked(grouped: pa.Table, base: int) -> pd.DataFrame:
 _LOOK_AHEAD = 3
 # prefix of the per-group counts of unreadable values
 _UNREADABLE = "unreadable:"
+# the per-group counts of tied moves and of the cases with one
+_TIED_TRANSITIONS = "tied:transitions"
+_TIED_CASES = "tied:cases"
 _UNRESOLVED = -2
 
 
