@@ -73,7 +73,18 @@ def _money_title(what: str, currency: str | None) -> str:
     return f"{what} ({currency.strip()})" if currency else what
 
 
+def _span(*columns: Any) -> tuple[float, float]:
+    """The smallest and largest finite value over the columns; (0, 1) when there is none
+    (no bootstrap leaves intervals empty; a scale's domain must be numbers, never NaN)."""
+    parts = [np.asarray(c, dtype=float).ravel() for c in columns]
+    values = np.concatenate(parts) if parts else np.zeros(0)
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+
+
 def _pad(lo: float, hi: float, share: float = 0.08) -> tuple[float, float]:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        lo, hi = _span([lo, hi])
     span = hi - lo if hi > lo else max(abs(hi), 1.0)
     return lo - span * share, hi + span * share
 
@@ -146,8 +157,7 @@ def plot_emotion_curve(emotion: Any) -> Any:
     frame["label"] = unique_labels([wrap_label(str(n), 14) for n in frame["name"]])
     pct = round(getattr(emotion, "confidence", 0.95) * 100)
     x = _journey_axis(list(frame["label"]))
-    lo = float(np.nanmin(frame["lo"])) if len(frame) else 0.0
-    hi = float(np.nanmax(frame["hi"])) if len(frame) else 1.0
+    lo, hi = _span(frame["lo"], frame["hi"], frame["mean"])
     y = alt.Y(
         "mean:Q",
         title=f"mean rating ({pct}% interval)",
@@ -289,8 +299,8 @@ def plot_importance_performance(
     panels = []
     for oid, part in _by_outcome(drivers.summary):
         part = part.reset_index(drop=True)
-        x_domain = _pad(float(part["performance"].min()), float(part["performance"].max()), 0.15)
-        y_domain = (0.0, float(part["importance"].max()) * 1.2 or 1.0)
+        x_domain = _pad(*_span(part["performance"]), 0.15)
+        y_domain = (0.0, _span(part["importance"])[1] * 1.2 or 1.0)
         x = alt.X(
             "performance:Q",
             title="mean rating",
@@ -444,8 +454,8 @@ def plot_value_against_cost(portfolio: Any, currency: str | None = None) -> Any:
     frame["value_alone"] = frame["value_alone"].astype(float).fillna(0.0)
     frame["cost"] = frame["cost"].astype(float).fillna(0.0)
     width, height = 460, 300
-    x_domain = (0.0, float(frame["cost"].max() or 1.0) * 1.15)
-    v_lo, v_hi = float(min(frame["value_alone"].min(), 0.0)), float(frame["value_alone"].max())
+    x_domain = (0.0, (_span(frame["cost"])[1] or 1.0) * 1.15)
+    v_lo, v_hi = _span(frame["value_alone"], [0.0])
     y_domain = _pad(v_lo, max(v_hi, x_domain[1] * 0.5), 0.12)
     fmt = _money_axis(currency)
     x = alt.X(
@@ -562,8 +572,8 @@ def plot_frontier(portfolio: Any, currency: str | None = None) -> Any:
     frame["cost_text"] = [fmt_money(c, currency) for c in frame["cost"]]
     units = _frontier_units(portfolio, currency)
     width, height = 460, 320
-    x_domain = _pad(float(min(frame["user"].min(), 0.0)), float(frame["user"].max()), 0.1)
-    y_domain = _pad(float(min(frame["provider"].min(), 0.0)), float(frame["provider"].max()), 0.1)
+    x_domain = _pad(*_span(frame["user"], [0.0]), 0.1)
+    y_domain = _pad(*_span(frame["provider"], [0.0]), 0.1)
     kinds = ["sweet-spot plan", "on the frontier", "other plans"]
     points = (
         alt.Chart(frame)
