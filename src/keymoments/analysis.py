@@ -65,8 +65,8 @@ from keymoments.journey.states import StateSpace
 from keymoments.journey.summaries import (
     MAX_SEGMENT_VALUES,
     MISSING_SEGMENT,
-    _case_attributes,
     band_labels,
+    case_attributes,
     number_or_null,
     summarise_journeys,
 )
@@ -602,7 +602,7 @@ def _warn_about_bands(
         present = [c for c in banded if c in cases.columns]
         table = cases.select(*present) if present else None
     else:
-        table = _case_attributes(events, cases, banded)
+        table = case_attributes(events, cases, banded)
     columns = [c for c in banded if table is not None and c in table.columns]
     if table is None or not columns:
         return

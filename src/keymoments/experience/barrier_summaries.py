@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from keymoments.data.engine import Engine
-from keymoments.journey.summaries import _case_attributes, number_or_null, segment_key
+from keymoments.journey.summaries import case_attributes, number_or_null, segment_key
 from keymoments.model import Barrier, Service
 
 __all__ = ["BarrierColumn", "BarrierSummary", "MomentPatterns", "code_values", "summarise_barriers"]
@@ -238,7 +238,7 @@ def summarise_barriers(
     per_case = mapped.group_by("case_id").aggregate(**flags)
 
     columns = list(dict.fromkeys([*service.segment_columns, *(b.column for b in service.barriers)]))
-    attrs = _case_attributes(events, cases, columns)
+    attrs = case_attributes(events, cases, columns)
     joined = per_case
     if attrs is not None:
         joined = per_case.left_join(attrs, "case_id").select(

@@ -5,13 +5,13 @@ is mapped to a moment (or a binary outcome marker) through a small mapping
 table; consecutive events of the same moment form one *visit*, which is broken
 when any of its events is a broken activity (a broken event also closes the
 visit, so "declined, then approved" is two visits), or when the moment's
-``broken_if`` rule about time judges its last event late (:func:`_time_breaks`).
+``broken_if`` rule about time judges its last event late (:func:`judge_time_rules`).
 
 Events are ordered by time; events of one case at the same instant by the
 service model (moments in the file's order, outcome markers after them), then
 by file order. An activity whose timestamps are all at midnight is *date-only*:
 on a date it shares with timed events of its case it is placed after the
-timed events of moments that come earlier in the model (:func:`_placed`), so a
+timed events of moments that come earlier in the model (:func:`place_date_only`), so a
 same-day booking comes before its appointment. From the ordered visits of each
 case come:
 
@@ -146,13 +146,13 @@ class TimeBreaks:
     unjudged: int = 0
 
 
-def _mapping_table(service: Service, space: StateSpace) -> pa.Table:
+def mapping_table(service: Service, space: StateSpace) -> pa.Table:
     """activity → (unit, is_broken, place): unit is the moment index, or M + j for marker j.
 
     The unit also orders events at one instant: moments in the model's order,
     then outcome markers (an activity marking a moment and an outcome gives
     two mapped events, the moment's first). ``place`` is the rank a date-only
-    event is placed by (:func:`_placed`): an outcome marked by a moment's
+    event is placed by (:func:`place_date_only`): an outcome marked by a moment's
     activity is placed with that moment.
     """
     activities: list[str] = []
@@ -251,7 +251,7 @@ def summarise_journeys(
     """
     space = StateSpace.from_service(service)
     n_moments = len(space.moments)
-    mapping_rows = _mapping_table(service, space)
+    mapping_rows = mapping_table(service, space)
     mapping = engine.from_arrow(mapping_rows, prefix="mapping")
     marked_activities = sorted(set(mapping_rows["activity"].to_pylist()))
 
@@ -272,14 +272,16 @@ def summarise_journeys(
     mapped = ev.inner_join(mapping, "activity")
     time_breaks: list[TimeBreaks] = []
     if any(m.broken_if is not None for m in service.moments):
-        late, time_breaks = _time_breaks(ev, service, engine)
+        late, time_breaks = judge_time_rules(ev, service, engine)
         mapped = mapped.left_join(late, ["case_id", "row", "unit"]).select(
             *[mapped[c] for c in mapped.columns], late=late.late.fill_null(0)
         )
     else:
         mapped = mapped.mutate(late=ibis.literal(0, "int64"))
     if date_only and bool((is_marked & timed).any()):
-        mapped, order.date_only_events, order.placed_events = _placed(mapped, date_only, engine)
+        mapped, order.date_only_events, order.placed_events = place_date_only(
+            mapped, date_only, engine
+        )
     else:
         mapped = mapped.mutate(at=mapped.timestamp, moved=ibis.literal(0, "int64"))
         if date_only:
@@ -357,7 +359,7 @@ def summarise_journeys(
     value_sums = [f"money:{o.id}" for o in priced]
     summed.update({f"money:{o.id}": str(o.value_column) for o in priced})
     wanted = list(dict.fromkeys([*service.segment_columns, *summed.values()]))
-    attrs = _case_attributes(events, cases, wanted, mark_cases=cases is not None)
+    attrs = case_attributes(events, cases, wanted, mark_cases=cases is not None)
     if attrs is not None:
         carried = [c for c in [*wanted, _IN_CASES] if c in attrs.columns]
         journeys = journeys.left_join(attrs, "case_id").select(
@@ -509,7 +511,7 @@ def present(col: ibis.Value) -> ibis.BooleanValue:
     return col.notnull()
 
 
-def _placed(
+def place_date_only(
     mapped: ibis.Table, date_only: list[str], engine: Engine
 ) -> tuple[ibis.Table, int, int]:
     """Mapped events with ``at``: the time they are ordered by.
@@ -547,7 +549,7 @@ def _placed(
     return table, int(counts["dated"] or 0), int(counts["moved"] or 0)
 
 
-def _time_breaks(
+def judge_time_rules(
     ev: ibis.Table, service: Service, engine: Engine
 ) -> tuple[ibis.Table, list[TimeBreaks]]:
     """The moments' events broken by a ``broken_if`` rule: (case_id, row, unit, late=1).
@@ -743,7 +745,7 @@ def _next_code(ahead: list[ibis.IntegerValue], n_moments: int) -> ibis.IntegerVa
 
     ``ahead[k]`` is ``8 * unit + 4 * placed + 2 * broken activity + broken`` of
     the event k + 1 places ahead (``placed``: a date-only event placed by the
-    model, see :func:`_placed`). The next visit starts with the next event and ends at
+    model, see :func:`place_date_only`). The next visit starts with the next event and ends at
     its first broken activity or before the unit changes; its state is
     2u + broken of that last event (an outcome marker is never broken). -1 is
     the end of the journey; ``_UNRESOLVED`` a next visit longer than the
@@ -795,7 +797,7 @@ def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
     return out.sort_values(["from_code", "to_code"]).reset_index(drop=True)
 
 
-def _case_attributes(
+def case_attributes(
     events: ibis.Table,
     cases: ibis.Table | None,
     wanted: list[str],
