@@ -151,7 +151,8 @@ def test_upload_run_see_the_key_moment_download_the_report(
     if page.locator("#what-if").count():
         page.locator("#what-if input[name=intervention]").first.check()
         page.get_by_role("button", name="Show what it buys").click()
-        expect(page.locator("main table")).to_be_visible()
+        expect(page.locator("#report p").first).to_contain_text("What if: ")
+        expect(page.locator("#report figure svg").first).to_be_visible(timeout=30_000)
         page.screenshot(path=str(shots / "web-what-if.png"), full_page=True)
 
     assert not dialogs

@@ -31,6 +31,7 @@ __all__ = ["router", "run_out", "workspace_out"]
 router = APIRouter(tags=["workspaces"])
 WorkspaceId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A workspace id.")]
 _HTML: dict[str, Any] = {"content": {"text/html": {}}}
+_MODEL_FORM_PARTS = 5000
 _MODEL_TEXT_LIMIT = 1_000_000
 # Workspaces on one page of the list: the page stays quick with hundreds of them.
 PAGE_SIZE = 50
@@ -321,7 +322,11 @@ async def save_model(request: Request, workspace_id: WorkspaceId) -> Response:
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         with tempfile.TemporaryDirectory(dir=store.workspace_dir(ws.id)) as tmp:
-            received = await receive_form(request, Path(tmp), limit=_MODEL_TEXT_LIMIT)
+            # the model form sends every field of every row (7 a moment): many small parts,
+            # bounded by the 1 MB the whole form may take
+            received = await receive_form(
+                request, Path(tmp), limit=_MODEL_TEXT_LIMIT, parts=_MODEL_FORM_PARTS
+            )
             fields = received.fields
             uploaded = (
                 received.file_path.read_bytes()
