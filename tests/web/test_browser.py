@@ -138,7 +138,7 @@ def test_upload_run_see_the_key_moment_download_the_report(
     expect(page.locator("figure.chart-figure.drawn svg").first).to_be_visible(timeout=30_000)
     page.screenshot(path=str(shots / "web-results.png"), full_page=True)
 
-    with page.expect_download() as pdf:
+    with page.expect_download(timeout=120_000) as pdf:  # the PDF is laid out on demand
         page.click("#pdf-link")
     pdf_path = tmp_path / "report.pdf"
     pdf.value.save_as(pdf_path)
