@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from keymoments.errors import ModelError
-from keymoments.journey.fit import JourneyData, _histories, _Journeys
+from keymoments.journey.fit import JourneyArrays, JourneyData, history_codes
 from keymoments.model import Service
 
 __all__ = [
@@ -130,8 +130,8 @@ def _whole(data: JourneyData, memory: tuple[int, ...]) -> tuple[sp.csr_matrix, A
     space = data.space.with_memory(memory)
     p = data.parsed
     codes, row_of, starts, lengths = p.codes, p.row_of, p.starts, p.lengths
-    states = codes + space.n_base * _histories(space, codes, row_of, starts)
-    journeys = _Journeys(
+    states = codes + space.n_base * history_codes(space, codes, row_of, starts)
+    journeys = JourneyArrays(
         space, len(data.segments), data.seg_of_row, codes, states, row_of, starts, lengths
     )
     return journeys.transitions(np.ones(len(codes), dtype=bool), lengths), space
