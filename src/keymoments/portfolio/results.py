@@ -291,13 +291,13 @@ class Portfolio:
 
     def plot(self) -> alt.Chart:
         """Each intervention's value a year against its cost; the chosen ones marked."""
-        from keymoments.report.part_charts import plot_value_against_cost
+        from keymoments.report.plan_charts import plot_value_against_cost
 
         return plot_value_against_cost(self)
 
     def plot_frontier(self) -> alt.Chart:
         """User gain against provider gain across budgets and weights, sweet spot marked."""
-        from keymoments.report.part_charts import plot_frontier
+        from keymoments.report.plan_charts import plot_frontier
 
         return plot_frontier(self)
 
@@ -322,7 +322,7 @@ class Portfolio:
 
     def plot_uncertainty(self) -> alt.Chart:
         """Histogram of the plan's return a year over the Monte Carlo draws."""
-        from keymoments.report.part_charts import plot_return_spread
+        from keymoments.report.plan_charts import plot_return_spread
 
         return plot_return_spread(self)
 

@@ -99,7 +99,7 @@ class WhatIf:
 
     def plot(self) -> alt.Chart:
         """Gain per case of each outcome (bars)."""
-        from keymoments.report.part_charts import plot_what_if
+        from keymoments.report.plan_charts import plot_what_if
 
         return plot_what_if(self)
 
