@@ -170,8 +170,11 @@ def test_cautions_for_negative_value_and_reversed_barriers() -> None:
         )
 
     estimates = {
-        "no_sms": SimpleNamespace(crude_odds_ratio=1.4, odds_ratio=0.57),
-        "long_wait": SimpleNamespace(crude_odds_ratio=2.0, odds_ratio=1.6),
+        "no_sms": SimpleNamespace(crude_odds_ratio=1.4, odds_ratio=0.57, odds_ratio_ci=(0.4, 0.8)),
+        "long_wait": SimpleNamespace(crude_odds_ratio=2.0, odds_ratio=1.6, odds_ratio_ci=(1.2, 2)),
+        # noise around one is no reversal
+        "doctor": SimpleNamespace(crude_odds_ratio=1.02, odds_ratio=0.99, odds_ratio_ci=(0.8, 1.2)),
+        "wide": SimpleNamespace(crude_odds_ratio=1.5, odds_ratio=0.7, odds_ratio_ci=(0.4, 1.3)),
     }
     barriers = SimpleNamespace(estimate=lambda b: estimates[b])
     ctx = SimpleNamespace(result=SimpleNamespace(barriers=barriers))
@@ -179,9 +182,11 @@ def test_cautions_for_negative_value_and_reversed_barriers() -> None:
         row("sms_to_everyone", "no_sms", -1.8e6),
         row("shorter_wait", "long_wait", 5e4),
         row("plain_fix", None, 3e4),
+        row("named_clinician", "doctor", 10.0),
+        row("wide_one", "wide", 10.0),
     ]
     out = cautions(ctx, rows)  # type: ignore[arg-type]
     assert len(out) == 2
     assert "sms to everyone (sms_to_everyone) is worth -1,800,000 a year" in out[0]
     assert "odds ratio 1.40 in the raw data, 0.57 adjusted" in out[1]
-    assert not any("shorter" in c or "plain" in c for c in out)
+    assert not any(w in c for c in out for w in ("shorter", "plain", "named", "wide"))

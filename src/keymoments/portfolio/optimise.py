@@ -60,6 +60,8 @@ FRONTIER_IN_ANALYSE = 12
 # Plans at the modes the choice under uncertainty compares (with the best at the
 # expected effects), when every plan is evaluated anyway.
 CANDIDATES = 4
+# A crude odds ratio at least this far from one (log scale: 10%) counts as pointing a way.
+_CLEAR = float(np.log(1.1))
 # Plans of equal value are told apart by cost, the cheaper first (a millionth of
 # the cost weighs less than any difference in value worth reporting).
 _TIE_BREAK = 1e-6
@@ -473,7 +475,11 @@ def cautions(ctx: PlanContext, rows: Sequence[InterventionRow]) -> list[str]:
         crude, adjusted = estimate.crude_odds_ratio, estimate.odds_ratio
         if crude is None or adjusted is None or crude <= 0 or adjusted <= 0:
             continue
-        if np.log(crude) * np.log(adjusted) < 0:
+        # opposite sides of one, and both clear of it: the adjusted interval excludes one
+        # and the crude ratio is at least 10% away (noise around one is no reversal)
+        lo, hi = getattr(estimate, "odds_ratio_ci", (None, None))
+        clear = lo is None or hi is None or lo > 1 or hi < 1
+        if np.log(crude) * np.log(adjusted) < 0 and abs(np.log(crude)) >= _CLEAR and clear:
             out.append(
                 f"{r.name} ({r.id}) rests on barrier {r.barrier!r}, whose crude and adjusted "
                 f"effects point opposite ways (odds ratio {crude:.2f} in the raw data, "
