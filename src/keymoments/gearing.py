@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from keymoments.journey.fit import (
+    ChainSet,
     Evaluation,
     FittedChains,
     JourneyData,
@@ -124,8 +125,15 @@ class ChainDraws:
     draws and never refits from the data.
     """
 
+    # the chains kept take at most this much memory (a chain with memory over several
+    # segments and outcome views can take megabytes; the Monte Carlo shares what it gets)
+    MAX_BYTES = 256 * 2**20
+
     def __init__(self, data: JourneyData, service: Service, limit: int = 100) -> None:
-        self.data, self.service, self.limit = data, service, limit
+        views = len(ChainSet.of(data, service, whole=True).chains) + 1  # and the whole chain
+        per_draw = views * len(data.segments) * data.n_from * data.n_to * 8
+        self.data, self.service = data, service
+        self.limit = min(limit, max(1, self.MAX_BYTES // max(per_draw, 1)))
         self.chains: list[FittedChains] = []
 
     def start(self, point: Evaluation) -> None:
