@@ -100,6 +100,8 @@ def test_time_limit_does_not_cut_an_exhaustive_search(files, tmp_path: Path) -> 
         (["--weight", "user"], "expected NAME=NUMBER"),
         (["--weight", "patient=2"], "unknown weight 'patient'"),
         (["--include", "sms"], "unknown intervention 'sms'"),
+        # inf used to end in a TypeError deep in the optimiser
+        (["--budget", "inf"], "--budget inf: give the most the plan may cost a year"),
     ],
 )
 def test_bad_options_exit_2(files, args: list[str], message: str) -> None:
