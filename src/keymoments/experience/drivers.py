@@ -65,7 +65,7 @@ from keymoments.experience.penalty_reward import (
 from keymoments.experience.ratings import RatingSummary
 from keymoments.experience.reached import missing_message
 from keymoments.experience.resample import Resampler, products_matrix
-from keymoments.experience.shapley import DEFAULT_EXACT_LIMIT, LMGFit, lmg, lmg_many
+from keymoments.experience.shapley import DEFAULT_EXACT_LIMIT, LMGFit, lmg_many
 from keymoments.experience.weights import relative_weights
 
 if TYPE_CHECKING:
@@ -432,9 +432,9 @@ def _estimate(
         "n_used": corr.n_used,
     }
     if importance:
-        _add_importance(
-            out, lmg(corr.matrix, exact_limit=s.exact_limit, samples=s.samples, seed=s.seed)
-        )
+        # the draws' kernel for the point too: one compiled walk loaded, not two
+        fits = lmg_many([corr.matrix], exact_limit=s.exact_limit, samples=s.samples, seed=s.seed)
+        _add_importance(out, fits[0])
     return out
 
 
