@@ -73,7 +73,7 @@ def _spark(folder: Path, extra: list[str], env: dict[str, str]) -> tuple[dict[st
     }
     args = [sys.executable, "-m", "keymoments", "analyse", str(folder / "service.yaml")]
     args += ["--engine", "spark", *extra, "--bootstrap", str(BOOT), "--json", str(out)]
-    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=1800)
     printed = done.stdout + done.stderr
     assert done.returncode == 0, printed[-3000:]
     return dict(json.loads(out.read_text())), printed
