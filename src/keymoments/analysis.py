@@ -62,7 +62,14 @@ from keymoments.journey.check import CheckRow, ModelCheck
 from keymoments.journey.fit import JourneyData
 from keymoments.journey.memory import MemoryChoice, choose_memory
 from keymoments.journey.states import StateSpace
-from keymoments.journey.summaries import MAX_SEGMENT_VALUES, band_labels, summarise_journeys
+from keymoments.journey.summaries import (
+    MAX_SEGMENT_VALUES,
+    MISSING_SEGMENT,
+    band_labels,
+    case_attributes,
+    number_or_null,
+    summarise_journeys,
+)
 from keymoments.model import Service, load_service
 from keymoments.result import AnalysisResult, MomentResult
 
@@ -250,6 +257,13 @@ def analyse(
         _require_mapped_events(summary, log)
         data = JourneyData.from_summary(summary)
         _warn_about_data(service, summary, data)
+        _warn_about_bands(
+            service,
+            summary.segment_bins,
+            eng,
+            events=events_table,
+            cases=case_table.table if case_table else None,
+        )
         used_seed = service.analysis.seed if seed is None else seed
         choice = _memory(service, data, service.memory if memory is None else memory, used_seed)
         data = data.with_memory(
@@ -568,6 +582,51 @@ def _warn_about_data(service: Service, summary: Any, data: JourneyData) -> None:
                 )
 
 
+def _warn_about_bands(
+    service: Service,
+    found: dict[str, list[float]],
+    engine: Engine,
+    *,
+    events: Any = None,
+    cases: Any = None,
+) -> None:
+    """Count the values of banded segment columns that are not finite numbers.
+
+    Such a case falls in no band and is counted in the missing segment; said
+    here so that text, NaN or an infinity in an age column is not missed.
+    """
+    banded = [s.column for s in service.segment_specs if s.bins or s.column in found]
+    if not banded:
+        return
+    if events is None:
+        present = [c for c in banded if c in cases.columns]
+        table = cases.select(*present) if present else None
+    else:
+        table = case_attributes(events, cases, banded)
+    columns = [c for c in banded if table is not None and c in table.columns]
+    if table is None or not columns:
+        return
+
+    def unreadable(col: Any) -> Any:
+        bad = number_or_null(col)[1]
+        if col.type().is_string():
+            bad = bad & (col.strip() != "")  # a blank is missing, not unreadable
+        return bad.cast("int64").sum()
+
+    counts = engine.to_pandas(
+        table.aggregate(**{f"b{i}": unreadable(table[c]) for i, c in enumerate(columns)})
+    ).iloc[0]
+    for i, column in enumerate(columns):
+        n = int(counts[f"b{i}"] or 0)
+        if n:
+            warnings.warn(
+                f"segment {column!r}: {n:,} values are not finite numbers (text, NaN or "
+                f"infinity); those cases fall in no band and are counted as {MISSING_SEGMENT!r}",
+                DataWarning,
+                stacklevel=3,
+            )
+
+
 def _warn_about_order(summary: Any) -> None:
     """Say where the model, not time, ordered events, and what the time rules could not judge."""
     order = summary.order
@@ -825,6 +884,7 @@ def _analyse_survey(
                     f"{case_table.report.file}: no column {col!r} (needed by "
                     f"{_column_users(service, col)}){hint}; columns are: {', '.join(names)}"
                 )
+        _warn_about_bands(service, {}, eng, cases=case_table.table)
         experience = measure_experience(
             service,
             case_table.table,
