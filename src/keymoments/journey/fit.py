@@ -780,11 +780,11 @@ def fit_chains_many(
     (:attr:`Evaluation.rewards`), so nothing is regressed again.
     """
     weights = np.atleast_2d(weights)
-    probs, seg_w = _segment_chains(data, weights)
+    probs, seg_w = segment_chains(data, weights)
     chains = ChainSet.of(data, service, whole=True)
     views = np.stack(
         [
-            _segment_chains(
+            segment_chains(
                 data, chains.weights(v, weights, money), chains.matrix(data, v), cases=weights
             )[0]
             for v in range(len(chains.chains))
