@@ -612,7 +612,7 @@ _PART_VIEWS = {
     ),
     "portfolio": _PartView(
         ("name", "moment", "barrier", "effect", "cost", "chosen", "value_alone",
-         "value_in_plan", "roi", "payback_months"),
+         "value_in_plan", "roi", "payback_months", "below_cost"),
         ("plot", "plot_frontier", "plot_uncertainty"),
         (),
         (("name", "intervention"), ("cost", "cost a year{money}"),
@@ -694,6 +694,8 @@ def part_section(result: AnalysisResult, attr: str, part: Any, fallback_title: s
         s.notes.append(str(note))
     for warning in getattr(part, "equity_warnings", None) or []:
         s.notes.append(f"Warning: {warning}")
+    for caution in getattr(part, "cautions", None) or []:
+        s.notes.append(f"Caution: {caution}")
     return s
 
 
