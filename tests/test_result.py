@@ -7,6 +7,7 @@ import json
 import pytest
 
 import keymoments
+from keymoments.report.charts import QUADRANT_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +45,11 @@ def test_charts_are_vega_lite_with_the_data(result) -> None:
     assert {r["moment"] for r in rows} >= {"Arrange finance"}
     assert len(rows) == sum(len(m.impact) for m in result.moments)
     alignment = result.plot_alignment().to_dict()
-    points = next(iter(alignment["datasets"].values()))
+    points = next(d for d in alignment["datasets"].values() if d and "moment" in d[0])
     by_moment = {p["moment"]: p for p in points}
     addon = result.moment("add_on_pitch")
-    assert by_moment[addon.name]["quadrant"] == "conflict"
-    assert by_moment[addon.name]["user gearing"] < 0 < by_moment[addon.name]["provider gearing"]
+    assert by_moment[addon.name]["quadrant"] == QUADRANT_NAMES["conflict"]
+    assert by_moment[addon.name]["user"] < 0 < by_moment[addon.name]["provider"]
 
 
 def test_notebook_and_repr(result) -> None:

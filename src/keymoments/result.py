@@ -336,84 +336,17 @@ class AnalysisResult:
 
     # -- charts ---------------------------------------------------------------------
 
-    def plot_gearing(self, outcome: str | None = None) -> alt.Chart:
+    def plot_gearing(self, outcome: str | None = None) -> alt.FacetChart:
         """Recoverable of each breakable moment with its interval, one panel per outcome."""
-        import altair as alt
+        from keymoments.report.charts import plot_gearing_intervals
 
-        rows = []
-        for m in self.moments:
-            for oid, imp in m.impact.items():
-                if outcome is None or oid == outcome:
-                    rows.append(
-                        {
-                            "moment": m.name,
-                            "outcome": oid,
-                            "recoverable": imp["recoverable"],
-                            "lo": imp["ci"][0],
-                            "hi": imp["ci"][1],
-                            "gearing": imp["gearing"],
-                            "key": "key" if any(m.key.values()) else "not key",
-                        }
-                    )
-        frame = pd.DataFrame(rows)
-        order = [m.name for m in self.moments]
-        base = alt.Chart(frame).encode(y=alt.Y("moment:N", sort=order, title=None))
-        bars = base.mark_bar().encode(
-            x=alt.X("recoverable:Q", title="recoverable per case"),
-            color=alt.Color(
-                "key:N",
-                scale=alt.Scale(domain=["key", "not key"], range=["#0072B2", "#BBBBBB"]),
-            ),
-            tooltip=["moment", "outcome", "recoverable", "lo", "hi", "gearing"],
-        )
-        rules = base.mark_rule().encode(x="lo:Q", x2="hi:Q")
-        return (
-            alt.layer(bars, rules, data=frame)
-            .facet(column=alt.Column("outcome:N", title=None))
-            .resolve_scale(x="independent")
-            .properties(title=f"{self.service.name}: what fixing each moment recovers")
-        )
+        return plot_gearing_intervals(self, outcome=outcome)
 
-    def plot_alignment(self) -> alt.Chart:
+    def plot_alignment(self) -> alt.LayerChart:
         """User gearing against provider gearing, one point per moment, by quadrant."""
-        import altair as alt
+        from keymoments.report.charts import plot_alignment_map
 
-        rows = []
-        for m in self.moments:
-            u, p = m.deciding.get("user"), m.deciding.get("provider")
-            if u is None and p is None:
-                continue
-            rows.append(
-                {
-                    "moment": m.name,
-                    "user gearing": u.gearing if u else 0.0,
-                    "provider gearing": p.gearing if p else 0.0,
-                    "quadrant": m.quadrant,
-                }
-            )
-        frame = pd.DataFrame(rows)
-        palette = {
-            "sweet_spot": "#009E73",
-            "user_only": "#56B4E9",
-            "provider_only": "#E69F00",
-            "conflict": "#D55E00",
-            "minor": "#999999",
-        }
-        points = (
-            alt.Chart(frame)
-            .mark_point(filled=True, size=90)
-            .encode(
-                x="user gearing:Q",
-                y="provider gearing:Q",
-                color=alt.Color(
-                    "quadrant:N",
-                    scale=alt.Scale(domain=list(palette), range=list(palette.values())),
-                ),
-                tooltip=["moment", "quadrant", "user gearing", "provider gearing"],
-            )
-        )
-        labels = points.mark_text(align="left", dx=7).encode(text="moment:N")
-        return (points + labels).properties(title=f"{self.service.name}: alignment")
+        return plot_alignment_map(self)
 
     # -- notebooks ---------------------------------------------------------------------
 

@@ -191,7 +191,7 @@ def test_frontier_curves_and_charts(car) -> None:
     plan = optimise(result, weights={"satisfaction": 300}, uncertainty=False)
     frame = plan.frontier()
     assert frame["sweet_spot"].sum() >= 1 and frame["on_frontier"].any()
-    assert plan.plot_frontier().to_dict()["mark"]["type"] == "point"
+    assert plan.plot_frontier().to_dict()["layer"][0]["mark"]["type"] == "point"
     curves = plan.curves()
     fin = curves[(curves["moment"] == "finance") & (curves["outcome"] == "sale")]
     # gain grows as the break rate falls, from nothing today to the full fix at zero

@@ -128,7 +128,7 @@ def test_headline_names_the_key_moment_and_money(health: AnalysisResult, page: s
     assert volume == 12000
     per_year = f"{provider.recoverable * volume:,.0f}"
     lo, hi = (f"{v * volume:,.0f}" for v in provider.ci)
-    assert f"{per_year} [{lo} to {hi}]" in text
+    assert f"£{per_year} [£{lo} to £{hi}]" in text  # the model's currency: GBP
     # the why: break rate and the completed checks recovered per 100 cases
     assert f"{appointment.break_rate:.1%} of them break it" in text
     rec = appointment.impact["check_completed"]["recoverable"]
@@ -307,7 +307,7 @@ def test_barriers_section_shows_the_barriers_figures(health: AnalysisResult) -> 
     assert section.present and section.title == barriers.title
     table = section.figures[0].table
     assert table is not None
-    assert table.columns[:4] == ["moment", "name", "prevalence", "odds ratio"]
+    assert table.columns[:4] == ["moment", "barrier", "held by", "adjusted odds ratio"]
     summary = barriers.summary
     for row, est in zip(table.rows, summary.itertuples(), strict=True):
         assert row[0] == health.moment(est.moment).name  # ids shown by their names
@@ -359,8 +359,8 @@ def test_a_plan_without_a_headline_is_said_in_a_sentence(health: AnalysisResult)
     result.portfolio = _Plan()  # type: ignore[assignment]
     sections = {s.id: s for s in build_sections(result)}
     sentence = (
-        "The plan: fund Text reminder for 2,480 a year (budget 25,000); it returns 68,085 a "
-        "year (90% of simulations 60,000 to 75,001), paying back in 0.4 months."
+        "Fund Text reminder within a budget of £25,000: it costs £2,480 a year and returns "
+        "£68,085 a year in money (paying back in 0.4 months)."
     )
     assert sentence in sections["headline"].paragraphs
     assert sections["portfolio"].paragraphs == [sentence]

@@ -135,10 +135,10 @@ def test_upload_run_see_the_key_moment_download_the_report(
     expect(keys.nth(0).locator(".key-moment")).to_have_text(["Attend the check appointment"])
     expect(keys.nth(1).locator(".key-moment")).to_have_text(["Attend the check appointment"])
     # the charts are drawn by the Vega shipped in the package (no CDN)
-    expect(page.locator("figure.chart.drawn svg").first).to_be_visible(timeout=30_000)
+    expect(page.locator("figure.chart-figure.drawn svg").first).to_be_visible(timeout=30_000)
     page.screenshot(path=str(shots / "web-results.png"), full_page=True)
 
-    with page.expect_download() as pdf:
+    with page.expect_download(timeout=120_000) as pdf:  # the PDF is laid out on demand
         page.click("#pdf-link")
     pdf_path = tmp_path / "report.pdf"
     pdf.value.save_as(pdf_path)
@@ -151,7 +151,8 @@ def test_upload_run_see_the_key_moment_download_the_report(
     if page.locator("#what-if").count():
         page.locator("#what-if input[name=intervention]").first.check()
         page.get_by_role("button", name="Show what it buys").click()
-        expect(page.locator("main table")).to_be_visible()
+        expect(page.locator("#report p").first).to_contain_text("What if: ")
+        expect(page.locator("#report figure svg").first).to_be_visible(timeout=30_000)
         page.screenshot(path=str(shots / "web-what-if.png"), full_page=True)
 
     assert not dialogs

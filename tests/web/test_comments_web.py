@@ -29,7 +29,8 @@ def test_run_page_shows_the_key_moments_quotes(tmp_path: Path, demo_files: dict[
         assert [b["id"] for b in heard] == ["heard_transport", "heard_unwell"]
         quote = doc["comments"]["themes"][0]["quotes"][0]["text"]
         page = client.get(f"/runs/{run_id}").text
-        assert 'id="quotes"' in page and "Getting there (heard)" in page
+        # the report's section on what people say, shown on the run's page
+        assert 'id="report-comments"' in page and "Getting there (heard)" in page
         assert quote.replace("'", "&#39;") in page
         csv_reply = client.get(f"/runs/{run_id}/sections/comments.csv")
         assert csv_reply.status_code == 200 and "heard_transport" in csv_reply.text

@@ -240,44 +240,15 @@ class BarrierResults:
 
     def plot_attributable_fractions(self) -> alt.FacetChart:
         """Share of each moment's breaks each barrier explains, with intervals."""
-        import altair as alt
+        from keymoments.report.part_charts import plot_barrier_fractions
 
-        frame = self._frame()
-        pct = int(self.confidence * 100)
-        base = alt.Chart(frame).encode(
-            y=alt.Y("barrier:N", sort="-x", title=None),
-        )
-        bars = base.mark_bar(color="#D55E00").encode(
-            x=alt.X(
-                "attributable fraction:Q",
-                axis=alt.Axis(format="%"),
-                title=f"share of breaks it explains ({pct}% interval)",
-            ),
-            tooltip=["moment", "barrier", "attributable fraction", "lo", "hi", "prevalence"],
-        )
-        rules = base.mark_rule().encode(x="lo:Q", x2="hi:Q")
-        return (
-            alt.layer(bars, rules, data=frame)
-            .facet(row=alt.Row("moment:N", title=None))
-            .resolve_scale(y="independent")
-            .properties(title=self.title)
-        )
+        return plot_barrier_fractions(self)
 
     def plot_odds_ratios(self) -> alt.LayerChart:
         """Adjusted odds ratio of each barrier with its interval, on a log scale."""
-        import altair as alt
+        from keymoments.report.part_charts import plot_barrier_odds_ratios
 
-        frame = self._frame()
-        base = alt.Chart(frame).encode(y=alt.Y("barrier:N", title=None))
-        points = base.mark_point(filled=True, size=70).encode(
-            x=alt.X("odds ratio:Q", scale=alt.Scale(type="log"), title="adjusted odds ratio"),
-            tooltip=["moment", "barrier", "odds ratio", "or_lo", "or_hi"],
-        )
-        rules = base.mark_rule().encode(x="or_lo:Q", x2="or_hi:Q")
-        one = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
-        return alt.LayerChart(
-            data=frame, layer=[rules, points, one], title="Barriers: adjusted odds ratios"
-        )
+        return plot_barrier_odds_ratios(self)
 
     # -- notebooks ----------------------------------------------------------------
 

@@ -271,66 +271,21 @@ class Drivers:
 
     def plot(self) -> alt.Chart:
         """Importance (LMG share of R²) per moment with its interval, a panel per outcome."""
-        import altair as alt
+        from keymoments.report.part_charts import plot_driver_importance
 
-        frame = self.summary
-        base = alt.Chart(frame).encode(
-            y=alt.Y("name:N", sort="-x", title=None),
-        )
-        bars = base.mark_bar().encode(
-            x=alt.X("importance:Q", title="share of R² (LMG)"),
-            color=alt.Color("class:N", title="penalty–reward class"),
-            tooltip=["name", "importance", "lo", "hi", "relative_weight", "class", "quadrant"],
-        )
-        rules = base.mark_rule().encode(x="lo:Q", x2="hi:Q")
-        return (
-            alt.layer(bars, rules, data=frame)
-            .facet(row=alt.Row("outcome:N", title=None))
-            .resolve_scale(y="independent")
-            .properties(title=self.title)
-        )
+        return plot_driver_importance(self)
 
     def plot_quadrants(self) -> alt.Chart:
         """Importance against performance, one point per moment, by quadrant."""
-        import altair as alt
+        from keymoments.report.part_charts import plot_importance_performance
 
-        frame = self.summary
-        points = (
-            alt.Chart(frame)
-            .mark_point(filled=True, size=90)
-            .encode(
-                x=alt.X("performance:Q", title="mean rating", scale=alt.Scale(zero=False)),
-                y=alt.Y("importance:Q", title="importance (share of R²)"),
-                color=alt.Color("quadrant:N", scale=alt.Scale(domain=list(QUADRANTS))),
-                tooltip=["name", "outcome", "importance", "performance", "quadrant"],
-            )
-        )
-        labels = points.mark_text(align="left", dx=7).encode(text="name:N")
-        return (points + labels).properties(title="Importance and performance")
+        return plot_importance_performance(self)
 
     def plot_penalty_reward(self) -> alt.Chart:
         """Penalty (left) and reward (right) per moment, coloured by class."""
-        import altair as alt
+        from keymoments.report.part_charts import plot_penalty_reward
 
-        frame = self.summary
-        long = pd.concat(
-            [
-                frame.assign(effect=-frame["penalty"], side="penalty"),
-                frame.assign(effect=frame["reward"], side="reward"),
-            ]
-        )
-        return (
-            alt.Chart(long)
-            .mark_bar()
-            .encode(
-                y=alt.Y("name:N", title=None),
-                x=alt.X("effect:Q", title="outcome change: low rating (left), high (right)"),
-                color=alt.Color("class:N"),
-                row=alt.Row("outcome:N", title=None),
-                tooltip=["name", "side", "effect", "class"],
-            )
-            .properties(title="Penalty and reward")
-        )
+        return plot_penalty_reward(self)
 
     def __repr__(self) -> str:
         parts = []

@@ -138,31 +138,11 @@ class Emotion:
             text += f" {o} {verdicts[p.verdict]}."
         return text
 
-    def plot(self) -> alt.Chart:
+    def plot(self) -> alt.LayerChart:
         """The curve: mean rating per moment in journey order, intervals, dips in red."""
-        import altair as alt
+        from keymoments.report.part_charts import plot_emotion_curve
 
-        frame = self.summary.assign(order=range(len(self.moments)))
-        frame["point"] = np.where(frame["dip"], "dip", "moment")
-        x = alt.X("name:N", sort=list(frame["name"]), title=None)
-        line = (
-            alt.Chart(frame).mark_line().encode(x=x, y=alt.Y("mean:Q", scale=alt.Scale(zero=False)))
-        )
-        band = alt.Chart(frame).mark_rule().encode(x=x, y="lo:Q", y2="hi:Q")
-        points = (
-            alt.Chart(frame)
-            .mark_point(filled=True, size=90)
-            .encode(
-                x=x,
-                y="mean:Q",
-                color=alt.Color(
-                    "point:N",
-                    scale=alt.Scale(domain=["moment", "dip"], range=["#0072B2", "#D55E00"]),
-                ),
-                tooltip=["name", "stage", "mean", "lo", "hi", "answered"],
-            )
-        )
-        return (line + band + points).properties(title=self.title)
+        return plot_emotion_curve(self)
 
     def __repr__(self) -> str:
         dips = [m for m, d in zip(self.moments, self.dips, strict=True) if d] or ["none"]

@@ -323,57 +323,15 @@ class Portfolio:
 
     def plot(self) -> alt.Chart:
         """Each intervention's value a year against its cost; the chosen ones marked."""
-        import altair as alt
+        from keymoments.report.plan_charts import plot_value_against_cost
 
-        frame = self.summary.assign(status=lambda d: np.where(d["chosen"], "chosen", "not chosen"))
-        points = (
-            alt.Chart(frame)
-            .mark_point(filled=True, size=120)
-            .encode(
-                x=alt.X("cost:Q", title="cost a year"),
-                y=alt.Y("value_alone:Q", title="value a year (alone)"),
-                color=alt.Color(
-                    "status:N",
-                    scale=alt.Scale(domain=["chosen", "not chosen"], range=["#009E73", "#999999"]),
-                ),
-                tooltip=["name", "moment", "cost", "value_alone", "value_in_plan", "roi"],
-            )
-        )
-        labels = points.mark_text(align="left", dx=8).encode(text="name:N")
-        line = (
-            alt.Chart(pd.DataFrame({"x": [0, float(frame["cost"].max() or 1)]}))
-            .mark_rule(strokeDash=[4, 4], color="#666")
-            .encode(x="x:Q", y="x:Q")
-        )
-        return (points + labels + line).properties(
-            title=f"{self.service_name}: value against cost (dashed: break-even)"
-        )
+        return plot_value_against_cost(self)
 
     def plot_frontier(self) -> alt.Chart:
         """User gain against provider gain across budgets and weights, sweet spot marked."""
-        import altair as alt
+        from keymoments.report.plan_charts import plot_frontier
 
-        frame = self.frontier().copy()
-        frame["kind"] = np.where(
-            frame["sweet_spot"], "sweet spot", np.where(frame["on_frontier"], "frontier", "other")
-        )
-        return (
-            alt.Chart(frame)
-            .mark_point(filled=True, size=90)
-            .encode(
-                x=alt.X("user:Q", title="user gain"),
-                y=alt.Y("provider:Q", title="provider gain"),
-                color=alt.Color(
-                    "kind:N",
-                    scale=alt.Scale(
-                        domain=["sweet spot", "frontier", "other"],
-                        range=["#D55E00", "#0072B2", "#BBBBBB"],
-                    ),
-                ),
-                tooltip=["plan", "budget", "alpha", "cost", "user", "provider", "value"],
-            )
-            .properties(title=f"{self.service_name}: user against provider gain")
-        )
+        return plot_frontier(self)
 
     def plot_curves(self) -> alt.Chart:
         """Gain of each outcome as each planned-for moment's break rate goes to zero."""
@@ -396,16 +354,9 @@ class Portfolio:
 
     def plot_uncertainty(self) -> alt.Chart:
         """Histogram of the plan's return a year over the Monte Carlo draws."""
-        import altair as alt
+        from keymoments.report.plan_charts import plot_return_spread
 
-        samples = (self.uncertainty or {}).get("samples", [])
-        frame = pd.DataFrame({"return": samples})
-        return (
-            alt.Chart(frame)
-            .mark_bar()
-            .encode(x=alt.X("return:Q", bin=alt.Bin(maxbins=40)), y="count():Q")
-            .properties(title=f"{self.service_name}: the plan's return a year (value − cost)")
-        )
+        return plot_return_spread(self)
 
     # -- notebooks ------------------------------------------------------------------------------
 

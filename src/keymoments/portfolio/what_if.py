@@ -99,20 +99,9 @@ class WhatIf:
 
     def plot(self) -> alt.Chart:
         """Gain per case of each outcome (bars)."""
-        import altair as alt
+        from keymoments.report.plan_charts import plot_what_if
 
-        frame = self.summary
-        return (
-            alt.Chart(frame)
-            .mark_bar()
-            .encode(
-                y=alt.Y("outcome:N", title=None),
-                x=alt.X("gain:Q", title="gain per case"),
-                color=alt.Color("perspective:N"),
-                tooltip=["outcome", "today", "after", "gain", "gain_per_year", "money_per_year"],
-            )
-            .properties(title=f"{self.service_name}: {self._label()}")
-        )
+        return plot_what_if(self)
 
     def _label(self) -> str:
         if self.interventions:

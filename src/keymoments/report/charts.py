@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from keymoments.report.placement import place_labels
+
 if TYPE_CHECKING:
     import altair as alt
 
@@ -178,12 +180,13 @@ def journey_map_frame(result: AnalysisResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_journey_map(result: AnalysisResult) -> alt.FacetChart:
+def plot_journey_map(result: AnalysisResult) -> alt.HConcatChart:
     """Stages and moments in journey order; cells coloured by gearing, key ones starred.
 
     Blue cells are worth fixing for that side (darker is more), vermillion ones
     would cost that side if fixed; ``★`` and a black outline mark key moments;
-    the last line is the share of cases reaching the moment that break it.
+    the last line is the share of cases reaching the moment that break it. One
+    panel per stage, side by side, each holding only its own moments.
     """
     import altair as alt
 
@@ -192,15 +195,7 @@ def plot_journey_map(result: AnalysisResult) -> alt.FacetChart:
     lines = ["user gearing", "provider gearing", "broken share"]
     gearing_values = [float(v) for v in frame["gearing"].dropna()]
     max_break = max([float(v) for v in frame["break_rate"].dropna()] + [0.2])
-    x = alt.X(
-        "moment:N",
-        sort=alt.EncodingSortField(field="order", order="ascending"),
-        title=None,
-        axis=alt.Axis(
-            orient="bottom", labelAngle=0, labelExpr="split(datum.label, '\\n')", labelPadding=6
-        ),
-    )
-    y = alt.Y("line:N", sort=lines, title=None, axis=alt.Axis(labelFontWeight="bold"))
+    domain = _gearing_domain(gearing_values)
     tooltip = [
         alt.Tooltip("name:N", title="moment"),
         alt.Tooltip("stage:N"),
@@ -208,73 +203,83 @@ def plot_journey_map(result: AnalysisResult) -> alt.FacetChart:
         alt.Tooltip("text:N", title="value"),
         alt.Tooltip("quadrant:N"),
     ]
-    base = alt.Chart().encode(x=x, y=y)
-    gearing_cells = (
-        base.transform_filter("datum.line != 'broken share'")
-        .mark_rect(stroke="#000000", cornerRadius=3)
-        .encode(
-            color=alt.Color(
-                "gearing:Q",
-                title="gearing (1 = average)",
-                scale=alt.Scale(
-                    domain=_gearing_domain(gearing_values),
-                    range=[OKABE_ITO["vermillion"], "#F7F7F7", OKABE_ITO["blue"]],
+    panels = []
+    for i, stage in enumerate(stages):
+        part = frame[frame["stage"] == stage]
+        x = alt.X(
+            "moment:N",
+            sort=list(dict.fromkeys(part["moment"])),
+            title=None,
+            axis=alt.Axis(
+                orient="bottom",
+                labelAngle=0,
+                labelExpr="split(datum.label, '\\n')",
+                labelPadding=6,
+            ),
+        )
+        y = alt.Y(
+            "line:N",
+            sort=lines,
+            title=None,
+            axis=alt.Axis(labelFontWeight="bold") if i == 0 else None,
+        )
+        base = alt.Chart(part).encode(x=x, y=y)
+        gearing_cells = (
+            base.transform_filter("datum.line != 'broken share'")
+            .mark_rect(stroke="#000000", cornerRadius=3)
+            .encode(
+                color=alt.Color(
+                    "gearing:Q",
+                    title="gearing (1 = average)",
+                    scale=alt.Scale(
+                        domain=domain,
+                        range=[OKABE_ITO["vermillion"], "#F7F7F7", OKABE_ITO["blue"]],
+                    ),
+                    # the value is written in every cell; a legend would only repeat it
+                    legend=None,
                 ),
-                # the value is written in every cell; a legend per stage would only repeat it
-                legend=None,
-            ),
-            strokeWidth=alt.condition("datum.key", alt.value(3), alt.value(0)),
-            tooltip=tooltip,
+                strokeWidth=alt.condition("datum.key", alt.value(3), alt.value(0)),
+                tooltip=tooltip,
+            )
         )
-    )
-    break_cells = (
-        base.transform_filter("datum.line == 'broken share'")
-        .mark_rect(cornerRadius=3)
-        .encode(
-            color=alt.Color(
-                "break_rate:Q",
-                title="broken share",
-                scale=alt.Scale(domain=[0, max_break], range=["#F7F7F7", OKABE_ITO["orange"]]),
-                legend=None,
-            ),
-            tooltip=tooltip,
+        break_cells = (
+            base.transform_filter("datum.line == 'broken share'")
+            .mark_rect(cornerRadius=3)
+            .encode(
+                color=alt.Color(
+                    "break_rate:Q",
+                    title="broken share",
+                    scale=alt.Scale(domain=[0, max_break], range=["#F7F7F7", OKABE_ITO["orange"]]),
+                    legend=None,
+                ),
+                tooltip=tooltip,
+            )
         )
-    )
-    # dark cells get white text: the threshold is a third of the way up either scale
-    top = _gearing_domain(gearing_values)[2]
-    labels = base.mark_text(fontSize=12, fontWeight="bold").encode(
-        text="text:N",
-        color=alt.condition(
-            f"datum.gearing != null && abs(datum.gearing) > {top * 0.55:.3f}",
-            alt.value("#FFFFFF"),
-            alt.value("#000000"),
+        # dark cells get white text: the threshold is a little over half way up the scale
+        labels = base.mark_text(fontSize=12, fontWeight="bold").encode(
+            text="text:N",
+            color=alt.condition(
+                f"datum.gearing != null && abs(datum.gearing) > {domain[2] * 0.55:.3f}",
+                alt.value("#FFFFFF"),
+                alt.value("#000000"),
+            ),
+        )
+        panels.append(
+            alt.layer(gearing_cells, break_cells, labels)
+            .properties(
+                title=alt.Title(str(stage), anchor="start", fontSize=13, fontWeight="bold"),
+                width=alt.Step(_cell_width(len(result.moments))),
+                height=alt.Step(34),
+            )
+            .resolve_scale(color="independent")
+        )
+    chart = alt.hconcat(*panels, spacing=6).properties(
+        title=alt.Title(
+            f"{result.service.name}: the journey",
+            subtitle="gearing for each side (★ = key moment) and the share who break it",
+            offset=14,  # keeps the subtitle clear of the stage names
         ),
-    )
-    layered = (
-        alt.layer(gearing_cells, break_cells, labels)
-        .properties(width=alt.Step(_cell_width(len(result.moments))), height=alt.Step(34))
-        .resolve_scale(color="independent")
-    )
-    chart = (
-        alt.layer(layered, data=frame)
-        .facet(
-            column=alt.Column(
-                "stage:N",
-                sort=stages,
-                title=None,
-                header=alt.Header(labelFontWeight="bold", labelFontSize=13, labelOrient="top"),
-            ),
-            spacing=6,
-        )
-        .resolve_scale(x="independent")
-        .properties(
-            title=alt.Title(
-                f"{result.service.name}: the journey",
-                subtitle="gearing for each side (★ = key moment) and the share who break it",
-                offset=14,  # keeps the subtitle clear of the stage names
-            ),
-            description=_journey_description(result),
-        )
+        description=_journey_description(result),
     )
     return _configure(chart)  # type: ignore[no-any-return]
 
@@ -302,6 +307,7 @@ def gearing_frame(result: AnalysisResult) -> pd.DataFrame:
                 {
                     "order": order,
                     "moment": label,
+                    "outcome_id": o.id,
                     "outcome": f"{o.label} ({o.perspective})",
                     "recoverable": imp["recoverable"],
                     "lo": imp["ci"][0],
@@ -313,15 +319,28 @@ def gearing_frame(result: AnalysisResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_gearing_intervals(result: AnalysisResult) -> alt.FacetChart:
-    """What fixing each moment recovers, per outcome, with its interval; key moments marked."""
+def plot_gearing_intervals(result: AnalysisResult, outcome: str | None = None) -> alt.FacetChart:
+    """What fixing each moment recovers, per outcome (or only ``outcome``, an id), with its
+    interval; key moments marked."""
     import altair as alt
 
     frame = gearing_frame(result)
+    if outcome is not None and not frame.empty:
+        frame = frame[frame["outcome_id"] == outcome]
     pct = round(result.confidence * 100)
     if frame.empty:
         frame = pd.DataFrame(
-            columns=["order", "moment", "outcome", "recoverable", "lo", "hi", "gearing", "key"]
+            columns=[
+                "order",
+                "moment",
+                "outcome_id",
+                "outcome",
+                "recoverable",
+                "lo",
+                "hi",
+                "gearing",
+                "key",
+            ]
         )
     y = alt.Y("moment:N", sort=alt.EncodingSortField(field="order", order="ascending"), title=None)
     colour = alt.Color(
@@ -423,14 +442,9 @@ def plot_alignment_map(result: AnalysisResult) -> alt.LayerChart:
         ]
     )  # fmt: skip
     names = list(QUADRANT_NAMES.values())
-    x = alt.X(
-        "user:Q", title="user gearing (1 = average moment)", scale=alt.Scale(domain=[x_lo, x_hi])
-    )
-    y = alt.Y(
-        "provider:Q",
-        title="provider gearing (1 = average moment)",
-        scale=alt.Scale(domain=[y_lo, y_hi]),
-    )
+    x_title, y_title = "user gearing (1 = average moment)", "provider gearing (1 = average moment)"
+    x = alt.X("user:Q", title=x_title, scale=alt.Scale(domain=[x_lo, x_hi]))
+    y = alt.Y("provider:Q", title=y_title, scale=alt.Scale(domain=[y_lo, y_hi]))
     points = (
         alt.Chart(frame)
         .mark_point(filled=True, size=140, opacity=0.9)
@@ -456,19 +470,57 @@ def plot_alignment_map(result: AnalysisResult) -> alt.LayerChart:
             ],
         )
     )
-    # minor moments crowd round the origin: only the others are labelled (all are in the tooltip)
-    labels = (
-        alt.Chart(frame)
-        .transform_filter(f"datum.quadrant != '{QUADRANT_NAMES['minor']}'")
-        .mark_text(align="left", dx=9, dy=-6, fontSize=11)
-        .encode(x=x, y=y, text="moment:N")
+    # every moment is named where its name fits, the key ones first; minor moments crowd
+    # round the origin, and a name that finds no room is in the tooltip and the table
+    width, height = 520, 380
+    corner_boxes = [
+        (width - 170.0, 0.0, float(width), 24.0),
+        (width - 170.0, height - 24.0, float(width), float(height)),
+        (0.0, 0.0, 170.0, 24.0),
+        (0.0, height - 24.0, 170.0, float(height)),
+    ]
+    rank = frame.assign(
+        minor=[q == QUADRANT_NAMES["minor"] for q in frame["quadrant"]],
+        size=[max(abs(u), abs(p)) for u, p in zip(frame["user"], frame["provider"], strict=True)],
+    ).sort_values(["minor", "size"], ascending=[True, False])
+    spots = place_labels(
+        list(zip(rank["user"].astype(float), rank["provider"].astype(float), strict=True)),
+        [str(n) for n in rank["moment"]],
+        x_domain=(x_lo, x_hi),
+        y_domain=(y_lo, y_hi),
+        width=width,
+        height=height,
+        avoid=corner_boxes,
     )
+    placed = pd.DataFrame(
+        [
+            {"x": p.x, "y": p.y, "label": p.text, "align": p.align, "baseline": p.baseline}
+            for p in spots
+            if p is not None
+        ],
+        columns=["x", "y", "label", "align", "baseline"],
+    )
+    labels = [
+        alt.Chart(part)
+        .mark_text(align=align, baseline=baseline, fontSize=11, lineBreak="\n")
+        .encode(
+            # the points' titles again: Vega-Lite joins differing titles of one axis
+            x=alt.X("x:Q", title=x_title, scale=alt.Scale(domain=[x_lo, x_hi])),
+            y=alt.Y("y:Q", title=y_title, scale=alt.Scale(domain=[y_lo, y_hi])),
+            text="label:N",
+        )
+        for (align, baseline), part in placed.groupby(["align", "baseline"], sort=True)
+    ]
     lines = alt.Chart(pd.DataFrame({"v": [threshold]}))
-    vline = lines.mark_rule(strokeDash=[5, 4], color="#555555").encode(x=alt.X("v:Q"))
-    hline = lines.mark_rule(strokeDash=[5, 4], color="#555555").encode(y=alt.Y("v:Q"))
+    vline = lines.mark_rule(strokeDash=[5, 4], color="#555555").encode(
+        x=alt.X("v:Q", title=x_title)
+    )
+    hline = lines.mark_rule(strokeDash=[5, 4], color="#555555").encode(
+        y=alt.Y("v:Q", title=y_title)
+    )
     zero = alt.Chart(pd.DataFrame({"v": [0.0]}))
-    zx = zero.mark_rule(color="#BBBBBB").encode(x=alt.X("v:Q"))
-    zy = zero.mark_rule(color="#BBBBBB").encode(y=alt.Y("v:Q"))
+    zx = zero.mark_rule(color="#BBBBBB").encode(x=alt.X("v:Q", title=x_title))
+    zy = zero.mark_rule(color="#BBBBBB").encode(y=alt.Y("v:Q", title=y_title))
     corner_text = [
         alt.Chart(corners.iloc[[i]])
         .mark_text(
@@ -480,12 +532,12 @@ def plot_alignment_map(result: AnalysisResult) -> alt.LayerChart:
             dx=4 if row.align == "left" else -4,
             dy=4 if row.baseline == "top" else -4,
         )
-        .encode(x="x:Q", y="y:Q", text="label:N")
+        .encode(x=alt.X("x:Q", title=x_title), y=alt.Y("y:Q", title=y_title), text="label:N")
         for i, row in enumerate(corners.itertuples())
     ]
-    chart = alt.layer(zx, zy, vline, hline, *corner_text, points, labels).properties(
-        width=520,
-        height=380,
+    chart = alt.layer(zx, zy, vline, hline, *corner_text, points, *labels).properties(
+        width=width,
+        height=height,
         title=alt.Title(
             f"{result.service.name}: where the two sides agree",
             subtitle=f"dashed lines: key threshold (gearing {threshold:g}); "

@@ -40,6 +40,7 @@ __all__ = [
     "check_writable",
     "render_document",
     "render_report",
+    "render_sections",
     "script_json",
     "static_path",
     "write_html",
@@ -145,6 +146,24 @@ def render_document(
     (the monitor's report uses it too); ``figures`` maps figure id to its spec or SVG."""
     from markupsafe import Markup
 
+    views = _views(sections, figures)
+    env = environment()
+    css = (resources.files("keymoments.report") / "templates" / "report.css").read_text("utf-8")
+    return env.get_template("report.html.j2").render(
+        title=title,
+        meta=meta,
+        version=_version(),
+        sections=views,
+        mode=mode,
+        css=Markup(css),
+        scripts=[Markup(s) for s in _scripts()] if mode == "live" else [],
+    )
+
+
+def _views(sections: list[Section], figures: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """The sections as the templates read them; chart specs already safe for a script."""
+    from markupsafe import Markup
+
     views = []
     for s in sections:
         views.append(
@@ -170,20 +189,32 @@ def render_document(
                 ],
             }
         )
-    env = environment()
-    css = (resources.files("keymoments.report") / "templates" / "report.css").read_text("utf-8")
-    return env.get_template("report.html.j2").render(
-        title=title,
-        meta=meta,
-        version=_version(),
-        sections=views,
-        mode=mode,
-        css=Markup(css),
-        scripts=[Markup(s) for s in _scripts()] if mode == "live" else [],
+    return views
+
+
+def render_sections(sections: list[Section], prefix: str = "report-") -> str:
+    """The sections alone as HTML (no page, styles or scripts), charts as Vega-Lite specs
+    in ``<script type="application/json">`` blocks beside ``[data-vl-spec]`` elements.
+
+    The web app shows a run's results and plans with it, so its pages say what the
+    report says; ``prefix`` goes before every id, to keep them apart from the page's.
+
+    >>> from keymoments.report.sections import Section
+    >>> body = render_sections([Section("plan", "The plan", paragraphs=["Fund <b>it</b>."])])
+    >>> 'id="report-plan"' in body, "Fund &lt;b&gt;it&lt;/b&gt;." in body
+    (True, True)
+    """
+    figures = {
+        f.id: {"spec_json": script_json(f.chart.to_dict())} for s in sections for f in s.figures
+    }
+    return (
+        environment()
+        .get_template("_report_body.html.j2")
+        .render(sections=_views(sections, figures), mode="live", prefix=prefix)
     )
 
 
-def render_report(result: AnalysisResult) -> str:
+def render_report(result: AnalysisResult, sections: list[Section] | None = None) -> str:
     """The whole report as one HTML page that opens offline (all JavaScript inlined).
 
     Sections: the headline, the journey map, gearing with intervals, alignment,
@@ -192,7 +223,7 @@ def render_report(result: AnalysisResult) -> str:
     """
     from keymoments.report.sections import build_sections
 
-    sections = build_sections(result)
+    sections = build_sections(result) if sections is None else sections
     figures = {
         f.id: {"spec_json": script_json(f.chart.to_dict())} for s in sections for f in s.figures
     }
@@ -242,11 +273,16 @@ def write_text_atomic(path: str | Path, write: Any) -> Path:
     return target
 
 
-def write_html(result: AnalysisResult, path: str | Path) -> Path:
+def write_html(
+    result: AnalysisResult, path: str | Path, sections: list[Section] | None = None
+) -> Path:
     """Write :func:`render_report` to ``path`` (UTF-8); returns the path.
+
+    ``sections``: the report's sections when already built (the web app's worker
+    also shows them on the run's page).
 
     Raises:
         KeymomentsError: the path is a folder, or its folder cannot be made or written.
     """
-    page = render_report(result).encode("utf-8")
+    page = render_report(result, sections).encode("utf-8")
     return write_text_atomic(path, lambda handle: handle.write(page))

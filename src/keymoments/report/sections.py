@@ -23,14 +23,30 @@ Example:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from keymoments.report import charts
+from keymoments.report.formatting import (
+    currency_symbol,
+    fmt_interval,
+    fmt_money,
+    fmt_number,
+    fmt_pct,
+    fmt_signed,
+    join_names,
+)
+from keymoments.report.sentences import (
+    drivers_sentences,
+    emotion_sentences,
+    intervention_names,
+    outcome_names,
+    plan_sentences,
+    what_if_sentences,
+)
+from keymoments.report.tables import Table, frame_table
 
 if TYPE_CHECKING:
     import altair as alt
@@ -38,16 +54,6 @@ if TYPE_CHECKING:
     from keymoments.result import AnalysisResult, MomentResult
 
 __all__ = ["Figure", "Section", "Table", "build_sections", "fmt_number"]
-
-
-@dataclass
-class Table:
-    """A plain table: a caption, column names and rows of display strings."""
-
-    caption: str
-    columns: list[str]
-    rows: list[list[str]]
-    numeric: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -78,42 +84,16 @@ class Section:
 # -- number formatting ------------------------------------------------------------
 
 
-def fmt_number(value: Any, digits: int = 3) -> str:
-    """A number for people: thousands separated, ``digits`` significant figures, no ``-0``.
-
-    >>> fmt_number(255461.3), fmt_number(0.14219), fmt_number(-0.00001), fmt_number(None)
-    ('255,461', '0.142', '0', '–')
-    """
-    if value is None or isinstance(value, bool):
-        return "–" if value is None else str(value)
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(v):
-        return "–"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    if v == 0 or abs(v) < 10 ** -(digits + 1):
-        return "0"
-    text = f"{v:.{digits}g}"
-    if "e" in text:
-        text = f"{v:.{digits + 2}f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "0") else text
-
-
 def _pct(value: float | None, digits: int = 1) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{value:.{digits}%}"
+    return fmt_pct(value, digits)
 
 
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
+def _money(value: float, currency: str | None = None) -> str:
+    return fmt_money(value, currency)
 
 
 def _interval(lo: float, hi: float) -> str:
-    return f"[{fmt_number(lo)} to {fmt_number(hi)}]"
+    return fmt_interval(lo, hi)
 
 
 # -- the sections ---------------------------------------------------------------
@@ -153,8 +133,7 @@ _OPTIONAL = (
 
 
 def _signed(value: float, digits: int = 3) -> str:
-    text = fmt_number(abs(value), digits)
-    return text if text == "0" else ("+" if value > 0 else "−") + text
+    return fmt_signed(value, digits)
 
 
 def _outcome_change(result: AnalysisResult, m: MomentResult) -> list[str]:
@@ -169,8 +148,7 @@ def _outcome_change(result: AnalysisResult, m: MomentResult) -> list[str]:
             continue
         if o.kind == "binary":
             out.append(
-                f"{o.label} {_signed(rec * 100)} per 100 cases "
-                f"[{fmt_number(lo * 100)} to {fmt_number(hi * 100)}]"
+                f"{o.label} {_signed(rec * 100)} per 100 cases {_interval(lo * 100, hi * 100)}"
             )
         else:
             out.append(f"{o.label} {_signed(rec)} per case {_interval(lo, hi)}")
@@ -196,7 +174,7 @@ def _why(result: AnalysisResult, m: MomentResult) -> tuple[str, str]:
     for p in ("user", "provider"):
         d = m.deciding.get(p)
         if d is not None and p in m.perspectives:
-            worth.append(f"{fmt_number(d.gearing, 2)} to the {p}")
+            worth.append(f"{fmt_signed(d.gearing, 2).lstrip('+')} to the {p}")
     if worth:
         parts.append(f"Worth {' and '.join(worth)} in average moments (gearing).")
     barriers = _main_barriers(result, m.id)
@@ -279,7 +257,7 @@ def headline_section(result: AnalysisResult) -> Section:
     )
     for side in ("user", "provider"):
         names = [result.moment(i).name for i in result.key_moments(side)]  # type: ignore[arg-type]
-        s.paragraphs.append(f"Key for the {side}: {', '.join(names) if names else 'none'}.")
+        s.paragraphs.append(f"Key for the {side}: {join_names(names) if names else 'none'}.")
     if not n_key:
         ranked = sorted(
             (m for m in result.moments if m.deciding),
@@ -297,6 +275,14 @@ def headline_section(result: AnalysisResult) -> Section:
     s.bullets = [_why(result, m) for m in n_key]
     stakes = money_at_stake(result)
     volume = result.service.volume
+    cur = result.service.currency
+
+    def money(v: float) -> str:
+        return _money(v, cur)
+
+    def each(v: float) -> str:
+        return _per_case(v, cur)
+
     if stakes:
         rows = []
         for r in stakes:
@@ -304,11 +290,9 @@ def headline_section(result: AnalysisResult) -> Section:
             year = "–"
             if r["per_year"] is not None:
                 ylo, yhi = r["per_year_ci"]
-                year = f"{_money(r['per_year'])} [{_money(ylo)} to {_money(yhi)}]"
-            rows.append(
-                [r["moment"], r["perspective"], f"{fmt_number(r['per_case'])} {_interval(lo, hi)}",
-                 year]
-            )  # fmt: skip
+                year = f"{_money(r['per_year'], cur)} {fmt_interval(ylo, yhi, money)}"
+            per_case = f"{each(r['per_case'])} {fmt_interval(lo, hi, each)}"
+            rows.append([r["moment"], r["perspective"], per_case, year])
         columns = ["moment", "for", "per case", "a year"]
         if not volume:  # no cases a year in the model: per case only
             rows = [r[:3] for r in rows]
@@ -328,42 +312,34 @@ def headline_section(result: AnalysisResult) -> Section:
         )
     for note in _without_money(result):
         s.notes.append(f"No money figure: {note}.")
-    for attr in ("drivers", "emotion"):
-        headline = getattr(getattr(result, attr, None), "headline", None)
-        if isinstance(headline, str) and headline:
-            s.paragraphs.append(headline)
+    s.paragraphs.extend(drivers_sentences(result))
+    s.paragraphs.extend(emotion_sentences(result))
     plan = getattr(result, "portfolio", None)
     if plan is not None:
-        headline = getattr(plan, "headline", None)
-        s.paragraphs.append(
-            headline if isinstance(headline, str) and headline else _plan_sentence(plan)
-        )
+        s.paragraphs.append(_plan_sentence(plan, result)[0])
     for message in result.warnings:
         s.notes.append(f"Warning: {message}")
     return s
 
 
-def _plan_sentence(plan: Any) -> str:
-    """The plan in a sentence: what to fund, its cost, what it returns a year, how sure."""
+def _per_case(value: float, currency: str | None) -> str:
+    """Money per case: pennies matter below a hundred."""
+    text = fmt_number(value)
+    if not currency or text == "–":
+        return text
+    before, after = currency_symbol(currency)
+    sign = "−" if text.startswith("-") else ""
+    return f"{sign}{before}{text.lstrip('-')}{after}"
+
+
+def _plan_sentence(plan: Any, result: AnalysisResult) -> list[str]:
+    """The plan in sentences: what to fund, its cost and return a year, how sure, the runner-up."""
     doc = plan.to_dict() if hasattr(plan, "to_dict") else {}
-    names = {str(i): str(i) for i in doc.get("chosen", [])}
     summary = getattr(plan, "summary", None)
+    names = {}
     if isinstance(summary, pd.DataFrame) and {"id", "name"} <= set(summary.columns):
-        names.update({str(i): str(n) for i, n in zip(summary["id"], summary["name"], strict=True)})
-    chosen = ", ".join(names[str(c)] for c in doc.get("chosen", [])) or "nothing"
-    text = f"The plan: fund {chosen}"
-    if isinstance(doc.get("cost"), int | float):
-        text += f" for {_money(float(doc['cost']))} a year"
-    if isinstance(doc.get("budget"), int | float):
-        text += f" (budget {_money(float(doc['budget']))})"
-    if isinstance(doc.get("value"), int | float):
-        text += f"; it returns {_money(float(doc['value']))} a year"
-    spread = (doc.get("uncertainty") or {}).get("value") or {}
-    if isinstance(spread.get("p5"), int | float) and isinstance(spread.get("p95"), int | float):
-        text += f" (90% of simulations {_money(spread['p5'])} to {_money(spread['p95'])})"
-    if isinstance(doc.get("payback_months"), int | float):
-        text += f", paying back in {doc['payback_months']:.1f} months"
-    return text + "."
+        names = {str(i): str(n) for i, n in zip(summary["id"], summary["name"], strict=True)}
+    return plan_sentences(doc, result.service, names)
 
 
 def _gearing_table(result: AnalysisResult) -> Table:
@@ -596,96 +572,6 @@ def alignment_section(result: AnalysisResult) -> Section:
 # -- optional parts, rendered generically --------------------------------------------
 
 
-# lower and upper bound columns that one "[lo, hi]" column replaces, in a results table
-_INTERVAL_PAIRS = (("lo", "hi"), ("or_lo", "or_hi"), ("af_lo", "af_hi"))
-_INTERVAL_NAMES = {
-    "lo": "interval",
-    "or_lo": "odds ratio interval",
-    "af_lo": "attributable fraction interval",
-}
-
-
-# a folded interval is a percentage when the estimate beside it is
-_PCT_OF = (("lo", "mean"), ("af_lo", "attributable_fraction"))
-
-
-def _fold_intervals(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for lo, hi in _INTERVAL_PAIRS:
-        if lo in out.columns and hi in out.columns:
-            pairs = [
-                None if pd.isna(a) or pd.isna(b) else (float(a), float(b))
-                for a, b in zip(out[lo], out[hi], strict=True)
-            ]
-            position = list(out.columns).index(lo)
-            out = out.drop(columns=[lo, hi])
-            name = _INTERVAL_NAMES.get(lo, "interval")
-            out.insert(position, name, pd.Series(pairs, index=out.index, dtype=object))
-    return out
-
-
-def _cell(v: Any, percent: bool = False) -> str:
-    if isinstance(v, list | tuple) and all(isinstance(x, int | float) for x in v):
-        show = (lambda x: _pct(x, 1)) if percent else fmt_number
-        return "[" + ", ".join(show(x) for x in v) + "]"
-    if percent and isinstance(v, int | float) and not isinstance(v, bool):
-        return _pct(float(v), 1)
-    if hasattr(v, "item") and callable(v.item) and not isinstance(v, list | tuple):
-        v = v.item()  # numpy scalars
-    if isinstance(v, bool):
-        return "yes" if v else ""
-    if v is None:
-        return "–"
-    if isinstance(v, int | float):
-        return fmt_number(v)
-    return "–" if pd.isna(v) is True else str(v)
-
-
-def frame_table(
-    frame: pd.DataFrame,
-    caption: str,
-    *,
-    columns: Sequence[str] | None = None,
-    percent: Sequence[str] = (),
-    moment_names: dict[str, str] | None = None,
-    max_rows: int = 40,
-) -> Table:
-    """A DataFrame as display strings: numbers formatted, ``lo``/``hi`` folded to ``[lo, hi]``.
-
-    ``columns``: the ones to show, in order, where present (all when ``None``);
-    ``percent``: columns (and their folded intervals) shown as percentages;
-    ``moment_names``: moment ids in a ``moment`` column are shown by their names.
-    """
-    if moment_names and "moment" in frame.columns:
-        frame = frame.assign(moment=[moment_names.get(str(v), v) for v in frame["moment"]])
-    if columns is not None:
-        keep = [c for c in columns if c in frame.columns]
-        if len(keep) >= 2:  # otherwise the object changed shape: show all it has
-            frame = frame[keep]
-    shown = _fold_intervals(frame.head(max_rows))
-    numeric = [
-        pd.api.types.is_numeric_dtype(shown[c]) or str(c).endswith("interval")
-        for c in shown.columns
-    ]
-    as_pct = [
-        str(c) in percent
-        or any(str(c) == _INTERVAL_NAMES.get(lo) and hi_of in percent for lo, hi_of in _PCT_OF)
-        for c in shown.columns
-    ]
-    rows = [
-        [_cell(v, p) for v, p in zip(rec, as_pct, strict=True)]
-        for rec in shown.itertuples(index=False)
-    ]
-    if len(frame) > max_rows:
-        caption += f" (first {max_rows} of {len(frame)} rows)"
-    return Table(
-        caption=caption,
-        columns=[str(c).replace("_", " ") for c in shown.columns],
-        rows=rows,
-        numeric=numeric,
-    )
-
-
 def _chart_text(chart: Any, fallback: str) -> str:
     description = getattr(chart, "description", None)
     return description if isinstance(description, str) and description else fallback
@@ -698,6 +584,7 @@ class _PartView:
     columns: tuple[str, ...] | None
     plots: tuple[str, ...]
     percent: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()  # column -> heading; {money} takes the currency
 
 
 # Column names and plot methods of the results objects (INTERFACES.md); a name
@@ -712,24 +599,39 @@ _PART_VIEWS = {
          "quadrant"),
         ("plot", "plot_quadrants", "plot_penalty_reward"),
         ("share",),
+        (("name", "moment"), ("share", "share of R²"), ("class", "penalty–reward class"),
+         ("performance", "mean rating"), ("quadrant", "importance × rating")),
     ),
     "barriers": _PartView(
         ("moment", "name", "prevalence", "odds_ratio", "or_lo", "or_hi",
          "attributable_fraction", "af_lo", "af_hi", "status", "source"),
         ("plot", "plot_odds_ratios"),
         ("prevalence", "attributable_fraction"),
+        (("name", "barrier"), ("prevalence", "held by"), ("odds_ratio", "adjusted odds ratio"),
+         ("attributable_fraction", "share of breaks it explains")),
     ),
     "portfolio": _PartView(
         ("name", "moment", "barrier", "effect", "cost", "chosen", "value_alone",
          "value_in_plan", "roi", "payback_months", "below_cost"),
         ("plot", "plot_frontier", "plot_uncertainty"),
+        (),
+        (("name", "intervention"), ("cost", "cost a year{money}"),
+         ("value_alone", "value a year alone{money}"),
+         ("value_in_plan", "value a year in the plan{money}"),
+         ("roi", "return on investment (× cost)"), ("payback_months", "payback (months)")),
     ),
 }  # fmt: skip
 
 
 def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> Section:
     """A part of the analysis that may be absent, drawn from its title, summary and plots."""
-    part = getattr(result, attr, None)
+    return part_section(result, attr, getattr(result, attr, None), fallback_title)
+
+
+def part_section(result: AnalysisResult, attr: str, part: Any, fallback_title: str) -> Section:
+    """The section of one part of ``result`` (``attr``: drivers, emotion, barriers,
+    portfolio, what_if): ``part`` itself, or another made from the result, such as
+    a plan for another budget or a what-if, which the web app shows as the report would."""
     if part is None:
         s = Section(attr, fallback_title, present=False)
         s.paragraphs.append("Not part of this analysis.")
@@ -738,11 +640,17 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
     view = _PART_VIEWS.get(attr, _PartView(None, ("plot",)))
     title = str(getattr(part, "title", fallback_title) or fallback_title)
     s = Section(attr, title)
+    said = {
+        "drivers": lambda: drivers_sentences(result),
+        "emotion": lambda: emotion_sentences(result),
+        "portfolio": lambda: _plan_sentence(part, result),
+        "what_if": lambda: what_if_sentences(part.to_dict(), result.service),
+    }.get(attr, list)()
     headline = getattr(part, "headline", None)
-    if isinstance(headline, str) and headline:
+    if said:
+        s.paragraphs.extend(said)
+    elif isinstance(headline, str) and headline:
         s.paragraphs.append(headline)
-    elif attr == "portfolio":
-        s.paragraphs.append(_plan_sentence(part))
     summary = getattr(part, "summary", None)
     table = (
         frame_table(
@@ -751,15 +659,21 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
             columns=view.columns,
             percent=view.percent,
             moment_names={m.id: m.name for m in result.moments},
+            names={
+                "outcome": outcome_names(result.service),
+                "barrier": {b.id: b.name or b.id for b in result.service.barriers},
+                "id": intervention_names(result.service),
+            },
+            headers=_headers(view.headers, result.service.currency),
         )
         if isinstance(summary, pd.DataFrame) and len(summary)
         else None
     )
     for name in view.plots:
-        method = getattr(part, name, None)
-        if method is None:
+        drawn = _part_chart(result, part, attr, name)
+        if drawn is None:
             continue
-        chart = charts.house_style(method())
+        chart = charts.house_style(drawn)
         first = not s.figures
         s.figures.append(
             Figure(
@@ -768,7 +682,9 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
                 alt_text=_chart_text(chart, f"{title}: chart; the same figures are in the table."),
                 caption=title
                 if first
-                else f"{title}: {name.removeprefix('plot_')}".replace("_", " "),
+                else _CAPTIONS.get(
+                    name, f"{title}: {name.removeprefix('plot_')}".replace("_", " ")
+                ),
                 table=table if first else None,
             )
         )
@@ -781,6 +697,51 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
     for caution in getattr(part, "cautions", None) or []:
         s.notes.append(f"Caution: {caution}")
     return s
+
+
+def _headers(pairs: tuple[tuple[str, str], ...], currency: str | None) -> dict[str, str]:
+    money = f" ({currency})" if currency else ""
+    return {k: v.replace("{money}", money) for k, v in pairs}
+
+
+_CAPTIONS = {
+    "plot_quadrants": "Importance against rating: where to concentrate",
+    "plot_penalty_reward": "Penalty and reward: what a low or a high rating does",
+    "plot_odds_ratios": "Barriers: adjusted odds ratios",
+    "plot_frontier": "What each side gains across budgets",
+    "plot_uncertainty": "How sure the plan's return is",
+}
+
+
+def _part_chart(result: AnalysisResult, part: Any, attr: str, name: str) -> Any:
+    """A part's chart drawn by the report's own function, with the model's names and
+    currency; the part's ``plot_*`` method for a chart the report has no function for."""
+    from keymoments.experience.drivers import Drivers
+    from keymoments.portfolio.results import Portfolio
+    from keymoments.portfolio.what_if import WhatIf
+    from keymoments.report import part_charts as pc
+    from keymoments.report import plan_charts as plc
+
+    if not isinstance(part, Drivers | Portfolio | WhatIf):  # another object: its own charts
+        method = getattr(part, name, None)
+        return None if method is None else method()
+    outcome_names = {o.id: o.label for o in result.service.outcomes}
+    currency = result.service.currency
+    drawn = {
+        ("drivers", "plot"): lambda: pc.plot_driver_importance(part, outcome_names),
+        ("drivers", "plot_quadrants"): lambda: pc.plot_importance_performance(part, outcome_names),
+        ("drivers", "plot_penalty_reward"): lambda: pc.plot_penalty_reward(part, outcome_names),
+        ("portfolio", "plot"): lambda: plc.plot_value_against_cost(part, currency),
+        ("portfolio", "plot_frontier"): lambda: plc.plot_frontier(part, currency),
+        ("portfolio", "plot_uncertainty"): lambda: plc.plot_return_spread(part, currency),
+        ("what_if", "plot"): lambda: plc.plot_what_if(
+            part, intervention_names(result.service), outcome_names
+        ),
+    }.get((attr, name))
+    if drawn is not None:
+        return drawn()
+    method = getattr(part, name, None)
+    return None if method is None else method()
 
 
 _ABSENT_HINT = {

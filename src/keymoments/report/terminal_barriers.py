@@ -120,6 +120,20 @@ def barriers_table(result: AnalysisResult) -> Table | None:
             note += f" ({m.n_set_aside:,} set aside for missing or unreadable answers)"
         if m.attributable_fraction is not None:
             note += f"; all barriers together {_pct(m.attributable_fraction)} {_interval(m.ci)}"
+            # lifting a barrier whose holders break less adds breaks: say so, or the figure
+            # reads as contradicting the larger share of the barriers named above
+            lower = [
+                e.name
+                for e in barriers.estimates
+                if e.moment == m.moment
+                and e.attributable_fraction is not None
+                and e.attributable_fraction < 0
+            ]
+            if lower:
+                note += (
+                    f", less than some of them alone: {', '.join(lower)} "
+                    f"{'goes' if len(lower) == 1 else 'go'} with fewer breaks"
+                )
         notes.append(note)
     table.caption = (
         "\n".join(notes) + "\nadjusted: for the other barriers and the segments; share of "

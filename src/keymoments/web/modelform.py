@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["BLANK_ROWS", "ROW_FIELDS", "form_to_yaml", "yaml_to_form"]
+__all__ = ["BLANK_ROWS", "ROW_FIELDS", "form_error", "form_to_yaml", "yaml_to_form"]
 
 # The repeated groups of the form and their fields, in the model file's order.
 ROW_FIELDS: dict[str, tuple[str, ...]] = {
@@ -45,7 +45,44 @@ ROW_FIELDS: dict[str, tuple[str, ...]] = {
         "cost_per_case",
     ),
 }
-_LISTS = {"reached", "broken"}
+# The form's own words for each field (its section, column headers and labels), so an
+# error names what the user sees, not a line of the YAML they never wrote.
+GROUP_TITLES = {
+    "moment": "Moments",
+    "outcome": "Outcomes",
+    "barrier": "Barriers",
+    "intervention": "Interventions",
+}
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "moment": {"perspectives": "matters to", "reached": "reached by", "broken": "broken by",
+               "rating": "rating column"},
+    "outcome": {"perspective": "for", "reached": "reached by", "column": "or column"},
+    "barrier": {"moment": "at moment", "column": "cases column"},
+    "intervention": {"barrier": "or barrier", "effect_range": "range from / to",
+                     "cost_per_case": "per case"},
+}  # fmt: skip
+_TOP_LABELS = {
+    "name": "Service, Name",
+    "description": "Service, Description",
+    "volume": "Service, Cases a year",
+    "budget": "Service, Budget",
+    "currency": "Service, Currency",
+    "segments": "Service, Segments",
+    "analysis": "Service, Bootstrap draws",
+    "columns": "Columns of the events file",
+}
+_COLUMN_LABELS = {
+    "case_id": "Case id",
+    "activity": "Activity",
+    "timestamp": "Timestamp",
+    "timestamp_format": "Timestamp format",
+    "cases_case_id": "Case id in the cases file",
+}
+# drop-downs always send a value; a row is blank when every typed field is
+_SELECTS = {"perspectives", "perspective"}
+# top-level keys the form has fields for; every other key of the model is carried over
+_FORM_KEYS = {"version", "name", "description", "columns", "volume", "budget", "currency",
+              "moments", "outcomes", "segments", "barriers", "interventions"}  # fmt: skip
 _NUMBERS = {"value", "effect", "effect_lo", "effect_hi", "cost", "cost_per_case"}
 _COLUMNS = ("case_id", "activity", "timestamp", "timestamp_format", "cases_case_id")
 BLANK_ROWS = 2  # empty rows offered under each group for adding more
@@ -72,8 +109,11 @@ def _rows(fields: Mapping[str, str], group: str) -> list[dict[str, str]]:
         m = _ROW_KEY.match(key)
         if m and m.group(1) == group and m.group(3) in ROW_FIELDS[group]:
             found.setdefault(int(m.group(2)), {})[m.group(3)] = value.strip()
-    # a row with every field empty is an unused blank row
-    return [found[i] for i in sorted(found) if any(found[i].values())]
+    # a row whose typed fields are all empty is an unused blank row, whatever its
+    # drop-downs say (they always send their first choice)
+    return [
+        found[i] for i in sorted(found) if any(v for k, v in found[i].items() if k not in _SELECTS)
+    ]
 
 
 def _moment(row: dict[str, str]) -> dict[str, Any]:
@@ -133,6 +173,8 @@ def form_to_yaml(fields: Mapping[str, str]) -> str:
     for key in ("volume", "budget"):
         if fields.get(key, "").strip():
             doc[key] = _number(fields[key])
+    if fields.get("currency", "").strip():
+        doc["currency"] = fields["currency"].strip()
     doc["moments"] = [_moment(r) for r in _rows(fields, "moment")]
     doc["outcomes"] = [_outcome(r) for r in _rows(fields, "outcome")]
     if fields.get("segments", "").strip():
@@ -156,8 +198,9 @@ def form_to_yaml(fields: Mapping[str, str]) -> str:
 def _carry_over(doc: dict[str, Any], fields: Mapping[str, str]) -> None:
     """Keep what the form does not show from the model it was filled from (``base_yaml``).
 
-    Filters, analysis settings, comments and their codebook, and segment bins
-    have no fields; saving the form must not drop them.
+    Filters, memory, changes, analysis settings, comments and their codebook,
+    segment bins and each row's settings without a field (``broken_if``,
+    ``value_column``...) have no fields; saving the form must not drop them.
     """
     try:
         base = yaml.safe_load(fields.get("base_yaml", "") or "") or {}
@@ -165,15 +208,75 @@ def _carry_over(doc: dict[str, Any], fields: Mapping[str, str]) -> None:
         return
     if not isinstance(base, dict):
         return
-    for key in ("filters", "analysis", "comments", "themes"):
-        if key in base:
-            doc[key] = base[key]
+    for key, value in base.items():
+        if key not in _FORM_KEYS:
+            doc[key] = value
+    for group, key in _GROUP_KEYS.items():
+        shown = (*ROW_FIELDS[group], "effect_range", "perspectives", "perspective")
+        kept = {
+            str(item.get("id")): item
+            for item in base.get(key) or []
+            if isinstance(item, dict) and item.get("id") is not None
+        }
+        for item in doc.get(key) or []:
+            old = kept.get(str(item.get("id")))
+            if old is None:
+                continue
+            extra = {k: v for k, v in old.items() if k not in shown and k not in item}
+            item.update(extra)
     segments = base.get("segments")
     if isinstance(segments, list) and doc.get("segments"):
         by_column = {
             str(s.get("column")): s for s in segments if isinstance(s, dict) and s.get("column")
         }
         doc["segments"] = [by_column.get(c, c) for c in doc["segments"]]
+
+
+_GROUP_KEYS = {
+    "moment": "moments",
+    "outcome": "outcomes",
+    "barrier": "barriers",
+    "intervention": "interventions",
+}
+_LOC = re.compile(r"^(moments|outcomes|barriers|interventions)\[(\d+)\](?:\.([a-z_]+))?")
+
+
+def form_error(exc: Any) -> tuple[str, str | None]:
+    """The model loader's message in the form's own words, and the input it is about.
+
+    ``exc`` is the :class:`~keymoments.errors.ModelError` raised for
+    :func:`form_to_yaml`'s text. Its field (``moments[1].id``) becomes the
+    section, row and column heading of the form as it is shown again with the
+    message (blank rows left out, so the n-th filled row is row n), and the
+    name of that input (``moment-1-id``), or None when no single input is at fault.
+
+    >>> from keymoments.errors import ModelError
+    >>> form_error(ModelError("id '' should be ...", line=9, field="moments[1].id"))
+    ("Moments, row 2, id: id '' should be ...", 'moment-1-id')
+    """
+    reason = str(getattr(exc, "reason", exc))
+    field = getattr(exc, "field", None) or ""
+    m = _LOC.match(field)
+    if m:
+        group = next(g for g, k in _GROUP_KEYS.items() if k == m.group(1))
+        index, column = int(m.group(2)), m.group(3)
+        where = f"{GROUP_TITLES[group]}, row {index + 1}"
+        name = None
+        if column:
+            where += ", " + FIELD_LABELS[group].get(column, column.replace("_", " "))
+            input_field = "effect_lo" if column == "effect_range" else column
+            if input_field in ROW_FIELDS[group]:
+                name = f"{group}-{index}-{input_field}"
+        return f"{where}: {reason}", name
+    top = field.split(".")[0].split("[")[0]
+    if top == "columns" and "." in field:
+        column = field.split(".")[1]
+        label = _COLUMN_LABELS.get(column, column)
+        return f"{_TOP_LABELS['columns']}, {label}: {reason}", f"columns-{column}"
+    if top in _TOP_LABELS:
+        name = "bootstrap" if top == "analysis" else top
+        return f"{_TOP_LABELS[top]}: {reason}", name
+    return reason, None
 
 
 def _joined(value: Any) -> str:
@@ -199,6 +302,7 @@ def yaml_to_form(text: str | None) -> dict[str, Any]:
         "description": _joined(doc.get("description")),
         "volume": _joined(doc.get("volume")),
         "budget": _joined(doc.get("budget")),
+        "currency": _joined(doc.get("currency")),
         "segments": ", ".join(
             str(s.get("column")) if isinstance(s, dict) else str(s)
             for s in doc.get("segments") or []

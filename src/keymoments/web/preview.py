@@ -8,11 +8,14 @@ the column-mapping choices of the model form.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from keymoments.data.sniff import sniff
+from keymoments.errors import KeymomentsError
+from keymoments.model import ColumnMap
 
-__all__ = ["XES_COLUMNS", "file_columns"]
+__all__ = ["XES_COLUMNS", "file_activities", "file_columns"]
 
 # what the XES reader calls the usual attributes (pm4py's convention)
 XES_COLUMNS = ["case:concept:name", "concept:name", "time:timestamp", "lifecycle:transition"]
@@ -77,3 +80,41 @@ def _xlsx_header(path: Path) -> list[str]:
     finally:
         book.close()
     return []
+
+
+def file_activities(path: Path, columns: ColumnMap, limit: int = 300) -> list[tuple[str, int]]:
+    """The activities of an events file with their counts, commonest first (at most ``limit``).
+
+    The model form offers them where activities are typed, since the model must
+    name them exactly. Read with the model's column names; an empty list when the
+    file cannot be read with them (the form then offers nothing, and the run says why).
+
+    Example:
+        >>> from keymoments.model import ColumnMap
+        >>> file_activities(Path("tests/data/readers/semicolon_crlf.csv"),
+        ...                 ColumnMap(case_id="Case ID", activity="Activity",
+        ...                           timestamp="Complete Timestamp"))[:1]
+        [('register', 2)]
+    """
+    stamp = path.stat().st_mtime_ns if path.exists() else 0
+    return list(_activities(path, stamp, columns.model_dump_json(), limit))
+
+
+@lru_cache(maxsize=16)
+def _activities(path: Path, stamp: int, columns: str, limit: int) -> tuple[tuple[str, int], ...]:
+    import ibis
+
+    from keymoments.data.engine import connect
+    from keymoments.data.readers import read_events
+
+    engine = connect("duckdb")
+    try:
+        log = read_events(path, columns=ColumnMap.model_validate_json(columns), engine=engine)
+        t = log.table
+        counts = t.group_by("activity").aggregate(n=t.count())
+        frame = engine.to_pandas(counts.order_by([ibis.desc("n"), "activity"]).limit(limit))
+    except (KeymomentsError, OSError):
+        return ()
+    finally:
+        engine.close()
+    return tuple((str(a), int(n)) for a, n in zip(frame["activity"], frame["n"], strict=True))

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
+from keymoments.report.formatting import fmt_money, fmt_number, fmt_pct
 from keymoments.web.routes.assets import VEGA_AVAILABLE
 from keymoments.web.uploads import format_size
 
@@ -28,8 +29,9 @@ templates.env.autoescape = True
 templates.env.filters["size"] = format_size
 
 
+# numbers as the report writes them (keymoments.report.formatting): one way everywhere
 def _pct(value: Any, digits: int = 1) -> str:
-    return "" if value is None else f"{float(value) * 100:.{digits}f}%"
+    return "" if value is None else fmt_pct(value, digits)
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -40,14 +42,17 @@ def _num(value: Any, digits: int = 3) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:.{digits}g}"
+        return fmt_number(value, digits)
     return str(value)
+
+
+def _money(value: Any, currency: str | None = None) -> str:
+    return "" if value is None else fmt_money(value, currency)
 
 
 templates.env.filters["pct"] = _pct
 templates.env.filters["num"] = _num
+templates.env.filters["money"] = _money
 templates.env.globals["vega"] = VEGA_AVAILABLE
 
 

@@ -154,7 +154,9 @@ class ReceivedForm:
                 self.file_path.unlink()
 
 
-async def receive_form(request: Request, folder: Path, *, limit: int) -> ReceivedForm:
+async def receive_form(
+    request: Request, folder: Path, *, limit: int, parts: int = _PARTS_LIMIT
+) -> ReceivedForm:
     """Parse a ``multipart/form-data`` body; the file part goes to a temp file in ``folder``.
 
     Raises :class:`TooLarge` past ``limit`` bytes (the declared length is checked
@@ -177,8 +179,8 @@ async def receive_form(request: Request, folder: Path, *, limit: int) -> Receive
         part.reset()
         counts["parts"] += 1
         counts["headers"] = 0
-        if counts["parts"] > _PARTS_LIMIT:
-            raise DataError(f"the form has more than {_PARTS_LIMIT} parts; send one file")
+        if counts["parts"] > parts:
+            raise DataError(f"the form has more than {parts} parts; send one file")
 
     def count_header(n: int) -> None:
         counts["headers"] += n

@@ -49,6 +49,7 @@ OUTPUTS = (
     "sections.json",
     "set-aside.csv",
     "report.html",
+    "report-body.html",
     "result.pickle",
     "report.pdf",
 )
@@ -175,8 +176,14 @@ def run_job(run_dir: Path, progress: Callable[[str, int, int], None]) -> None:
     progress("write", 3, outputs)
     write_html = optional("keymoments.report.html", "write_html")
     if write_html is not None:
+        from keymoments.report.html import render_sections
+        from keymoments.report.sections import build_sections
+
+        # the report's sections, once: the HTML report, and the run's page shows them too
+        shown = build_sections(result)
         with atomic_write(run_dir / "report.html") as tmp:
-            write_html(result, tmp)
+            write_html(result, tmp, shown)
+        _write_text(run_dir / "report-body.html", render_sections(shown))
     progress("write", 4, outputs)
     # what-ifs need the fitted object: keep it without its engine connection
     result._engine = None

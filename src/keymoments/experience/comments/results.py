@@ -245,25 +245,9 @@ class CommentResults:
 
     def plot_sentiment(self, order: list[str] | None = None) -> alt.LayerChart:
         """Mean VADER score per moment (−1 to +1) with its interval; ``order``: moment names."""
-        import altair as alt
+        from keymoments.report.part_charts import plot_comment_sentiment
 
-        frame = self.sentiment_frame()
-        pct = int(self.confidence * 100)
-        x = alt.X("moment:N", sort=order or list(frame["moment"]), title=None)
-        base = alt.Chart(frame).encode(x=x)
-        points = base.mark_point(filled=True, size=80, color="#0072B2").encode(
-            y=alt.Y(
-                "sentiment:Q",
-                scale=alt.Scale(domain=[-1, 1]),
-                title=f"sentiment of comments (VADER, {pct}% interval)",
-            ),
-            tooltip=["moment", "sentiment", "lo", "hi", "comments"],
-        )
-        rules = base.mark_rule(color="#0072B2").encode(y="lo:Q", y2="hi:Q")
-        zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(y="y:Q")
-        return alt.LayerChart(
-            data=frame, layer=[zero, rules, points], title="What people feel, moment by moment"
-        )
+        return plot_comment_sentiment(self, order)
 
     def plot_themes(self) -> alt.Chart:
         """Share of answered comments holding each theme, coloured by their mean sentiment."""

@@ -49,6 +49,12 @@ def asset(name: str) -> FileResponse:
     )
 
 
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The app's icon (browsers ask for it on every page; an SVG serves them all)."""
+    return asset("favicon.svg")
+
+
 @router.get("/api")
 def api_page(request: Request) -> Response:
     """The API described by ``/openapi.json``, drawn by the shipped Swagger UI."""

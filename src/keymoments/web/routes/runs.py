@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -76,9 +77,14 @@ def run_page(request: Request, run_id: RunId) -> Response:
     run = store.run(run_id)
     data = _run_detail(store, run)
     charts: dict[str, Any] = {}
+    report_body = None
     if run.status == "done" and not wants_json(request):
         path = store.run_dir(run) / "charts.json"
         charts = store.read_json(path) if path.exists() else {}
+        # the report's own sections (written by the worker, escaped by its templates)
+        body = store.run_dir(run) / "report-body.html"
+        if body.exists():
+            report_body = Markup(body.read_text(encoding="utf-8"))
     ws = store.workspace(run.workspace_id)
     service = None
     if run.status == "done":
@@ -88,6 +94,7 @@ def run_page(request: Request, run_id: RunId) -> Response:
         "run.html",
         data,
         charts=charts,
+        report_body=report_body,
         workspace=ws,
         service=service,
         available={
@@ -345,9 +352,23 @@ def _plan_out(run: Run, kind: str, obj: Any) -> PlanOut:
 
 
 def _plan_page(
-    request: Request, run: Run, data: PlanOut, charts: dict[str, Any] | None = None
+    request: Request,
+    run: Run,
+    data: PlanOut,
+    charts: dict[str, Any] | None = None,
+    shown: tuple[Any, str, Any] | None = None,
 ) -> Response:
+    """``shown``: (the run's result, the part's kind, the plan or what-if) to show as the
+    report's section for it, the way the report shows the plan."""
     store = _store(request)
+    report_body = None
+    if shown is not None and not wants_json(request):
+        from keymoments.report.html import render_sections
+        from keymoments.report.sections import part_section
+
+        result, kind, obj = shown
+        section = part_section(result, kind, obj, data.title)
+        report_body = Markup(render_sections([section]))
     return page(
         request,
         "plan.html",
@@ -355,6 +376,7 @@ def _plan_page(
         workspace=store.workspace(run.workspace_id),
         run=run,
         charts=charts or {},
+        report_body=report_body,
     )
 
 
@@ -399,7 +421,9 @@ def _what_if(
             rates[m.id] = value / 100
     result = _result(store, run)
     outcome = fn(result, interventions=tuple(chosen), break_rates=rates or None)
-    return _plan_page(request, run, _plan_out(run, "what_if", outcome), _plots(outcome, ("plot",)))
+    return _plan_page(
+        request, run, _plan_out(run, "what_if", outcome), None, (result, "what_if", outcome)
+    )
 
 
 @router.post("/runs/{run_id}/plan", response_model=PlanOut, responses={200: _HTML})
@@ -428,21 +452,7 @@ async def plan(request: Request, run_id: RunId) -> Response:
             exclude=tuple(lists.get("exclude", [])),
             uncertainty=uncertainty,
         )
-        charts = _plots(outcome, ("plot", "plot_frontier"))
-        return _plan_page(request, run, _plan_out(run, "plan", outcome), charts)
+        shown = (result, "portfolio", outcome)
+        return _plan_page(request, run, _plan_out(run, "plan", outcome), None, shown)
 
     return await run_in_threadpool(work)
-
-
-def _plots(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    """The object's charts as Vega-Lite specs (a chart that fails is left out)."""
-    out: dict[str, Any] = {}
-    for name in names:
-        method = getattr(obj, name, None)
-        if method is None:
-            continue
-        try:
-            out[name] = method().to_dict()
-        except Exception:  # a picture failing must not lose the figures
-            continue
-    return out

@@ -16,11 +16,11 @@ from starlette.requests import Request
 
 from keymoments import __version__
 from keymoments.errors import DataError, ModelError
-from keymoments.model import parse_service
+from keymoments.model import ColumnMap, parse_service
 from keymoments.web.inflate import check_unpacked
 from keymoments.web.jobs import STAGE_LABELS
-from keymoments.web.modelform import form_to_yaml, yaml_to_form
-from keymoments.web.preview import file_columns
+from keymoments.web.modelform import form_error, form_to_yaml, yaml_to_form
+from keymoments.web.preview import file_activities, file_columns
 from keymoments.web.render import page, wants_json
 from keymoments.web.schemas import IndexOut, ModelOut, RunOut, UploadOut, WorkspaceOut
 from keymoments.web.store import ID_PATTERN, NotFound, Run, Store, Upload, Workspace, new_id
@@ -31,6 +31,7 @@ __all__ = ["router", "run_out", "workspace_out"]
 router = APIRouter(tags=["workspaces"])
 WorkspaceId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A workspace id.")]
 _HTML: dict[str, Any] = {"content": {"text/html": {}}}
+_MODEL_FORM_PARTS = 5000
 _MODEL_TEXT_LIMIT = 1_000_000
 # Workspaces on one page of the list: the page stays quick with hundreds of them.
 PAGE_SIZE = 50
@@ -262,6 +263,18 @@ def _columns(store: Store, ws: Workspace) -> dict[str, list[str]]:
     return out
 
 
+def _activities(store: Store, ws: Workspace) -> list[tuple[str, int]]:
+    """The newest events upload's activities and counts, read with the model's column names."""
+    up = store.latest_upload(ws.id, "events")
+    if up is None:
+        return []
+    try:
+        columns = parse_service(ws.model_yaml or "", file="service.yaml").columns
+    except ModelError:
+        columns = ColumnMap()
+    return file_activities(store.upload_path(up), columns)
+
+
 def _model_page(
     request: Request,
     store: Store,
@@ -269,6 +282,7 @@ def _model_page(
     text: str | None,
     error: str | None,
     status_code: int = 200,
+    invalid: str | None = None,
 ) -> Response:
     data = ModelOut(workspace_id=ws.id, model_yaml=text, error=error, columns=_columns(store, ws))
     form = yaml_to_form(text)
@@ -279,6 +293,8 @@ def _model_page(
         status_code=status_code,
         workspace=ws,
         form=form,
+        invalid=invalid,
+        activities=_activities(store, ws),
     )
 
 
@@ -306,7 +322,11 @@ async def save_model(request: Request, workspace_id: WorkspaceId) -> Response:
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         with tempfile.TemporaryDirectory(dir=store.workspace_dir(ws.id)) as tmp:
-            received = await receive_form(request, Path(tmp), limit=_MODEL_TEXT_LIMIT)
+            # the model form sends every field of every row (7 a moment): many small parts,
+            # bounded by the 1 MB the whole form may take
+            received = await receive_form(
+                request, Path(tmp), limit=_MODEL_TEXT_LIMIT, parts=_MODEL_FORM_PARTS
+            )
             fields = received.fields
             uploaded = (
                 received.file_path.read_bytes()
@@ -335,14 +355,23 @@ async def save_model(request: Request, workspace_id: WorkspaceId) -> Response:
     else:
         text = form_to_yaml(fields)
     text = text.replace("\r\n", "\n")
+    from_form = uploaded is None and fields.get("source") not in ("yaml", "file")
     # the model loader (YAML and validation): off the event loop
-    return await run_in_threadpool(_save_model, request, store, ws, text)
+    return await run_in_threadpool(_save_model, request, store, ws, text, from_form)
 
 
-def _save_model(request: Request, store: Store, ws: Workspace, text: str) -> Response:
+def _save_model(
+    request: Request, store: Store, ws: Workspace, text: str, from_form: bool = False
+) -> Response:
     try:
         parse_service(text, file="service.yaml")
     except ModelError as exc:
+        if from_form:
+            # the form's words (section, row, column), not a YAML line the user never saw
+            message, invalid = form_error(exc)
+            if wants_json(request):
+                raise ModelError(message) from None
+            return _model_page(request, store, ws, text, message, 422, invalid=invalid)
         if wants_json(request):
             raise
         return _model_page(request, store, ws, text, str(exc), status_code=422)

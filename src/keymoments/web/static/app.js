@@ -40,6 +40,25 @@
     });
   }
 
+  // The report's own figures (its sections shown on a run's or a plan's page).
+  function reportCharts() {
+    var charts = document.querySelectorAll("[data-vl-spec]");
+    if (!charts.length || typeof window.vegaEmbed !== "function") return;
+    charts.forEach(function (el) {
+      var spec = JSON.parse(document.getElementById(el.getAttribute("data-vl-spec")).textContent);
+      var figure = el.closest("figure");
+      window.vegaEmbed(el, spec, { actions: false, renderer: "svg" })
+        .then(function () {
+          el.setAttribute("data-rendered", "true");
+          if (figure) figure.classList.add("drawn");
+        })
+        .catch(function (err) {
+          el.setAttribute("data-rendered", "error");
+          el.textContent = "This chart could not be drawn (" + err.message + "); the table below holds its figures.";
+        });
+    });
+  }
+
   // Deleting asks first (without scripts the button deletes at once).
   function confirmations() {
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
@@ -99,6 +118,7 @@
     var box = document.getElementById("progress");
     if (box) poll(box);
     charts();
+    reportCharts();
     uploads();
     confirmations();
   });
