@@ -10,6 +10,7 @@ Example:
 
 from keymoments import examples, monitoring, portfolio
 from keymoments.analysis import analyse
+from keymoments.draft import ModelDraft, draft_model
 from keymoments.errors import (
     DataError,
     DataWarning,
@@ -36,6 +37,7 @@ __all__ = [
     "EngineError",
     "KeymomentsError",
     "KeymomentsWarning",
+    "ModelDraft",
     "ModelError",
     "MomentResult",
     "MonitorResult",
@@ -47,6 +49,7 @@ __all__ = [
     "__version__",
     "analyse",
     "code_comments",
+    "draft_model",
     "examples",
     "load_service",
     "monitor",

@@ -12,6 +12,7 @@ import typer
 
 from keymoments.cli import analyse as _analyse
 from keymoments.cli import demo as _demo
+from keymoments.cli import init as _init
 from keymoments.cli import monitor as _monitor
 from keymoments.cli import plan as _plan
 from keymoments.cli import serve as _serve
@@ -46,6 +47,7 @@ def _root(
 
 
 app.command("demo")(_demo.demo)
+app.command("init")(_init.init)
 app.command("analyse")(_analyse.analyse)
 app.command("serve")(_serve.serve)
 app.command("plan")(_plan.plan)
