@@ -26,6 +26,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: rich's panels label every flag <bool> and read the
+    # [spark] in "pip install 'keymoments[spark]'" as markup, dropping it
+    rich_markup_mode=None,
 )
 
 

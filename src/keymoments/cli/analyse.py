@@ -113,5 +113,6 @@ def analyse(
             set_aside_path=set_aside,
             html_path=html_out,
             pdf_path=pdf_out,
+            quiet=quiet,
         )
         print_written(written)

@@ -40,7 +40,7 @@ def init(
     engine: str = typer.Option(
         "duckdb",
         "--engine",
-        help="Query engine: duckdb, or spark (pip install 'keymoments\\[spark]').",
+        help="Query engine: duckdb, or spark (pip install 'keymoments[spark]').",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the file written."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),

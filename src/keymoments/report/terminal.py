@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from rich import box
@@ -18,6 +19,7 @@ from rich.text import Text
 from keymoments.report.terminal_barriers import barrier_headline, barriers_table
 from keymoments.report.terminal_comments import comments_part
 from keymoments.report.terminal_drivers import drivers_tables
+from keymoments.report.terminal_fit import fit_table, fits
 
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
@@ -31,6 +33,23 @@ _QUADRANT_STYLE = {
     "conflict": "bold red",
     "minor": "dim",
 }
+
+
+# Dropped in this order, while a table is wider than the terminal (see terminal_fit):
+# detail that other columns or sections also give before what only they give
+_OPTIONAL_COLUMNS = (
+    "stage",
+    "rel. weight",
+    "retry",
+    "forward",
+    "if not",
+    "breaks if held",
+    "penalty",
+    "reward",
+    "class",
+    "key",
+    "gear",
+)
 
 
 def _pct(value: float | None) -> str:
@@ -120,7 +139,19 @@ def _check_table(result: AnalysisResult) -> Table | Text | None:
     return table
 
 
-def _moments_table(result: AnalysisResult) -> Table:
+def _fitted_moments_table(result: AnalysisResult, console: Console) -> Table:
+    """The moments table, without its intervals when even its essential columns
+    holding them are wider than the terminal (many outcomes, a narrow window)."""
+    table = fit_table(_moments_table(result), console, drop=_OPTIONAL_COLUMNS)
+    if fits(table, console):
+        return table
+    table = fit_table(_moments_table(result, intervals=False), console, drop=_OPTIONAL_COLUMNS)
+    table.title = "Moments: recoverable per case and gearing (1 = average)"
+    table.caption = f"{table.caption}; intervals: in the JSON result and the report"
+    return table
+
+
+def _moments_table(result: AnalysisResult, *, intervals: bool = True) -> Table:
     pct = int(result.confidence * 100)
     table = Table(
         box=box.SIMPLE_HEAD,
@@ -154,14 +185,16 @@ def _moments_table(result: AnalysisResult) -> Table:
                 cells += ["–", ""]
                 continue
             lo, hi = imp["ci"]
-            cells.append(f"{_num(imp['recoverable'])}\n[{_num(lo)}, {_num(hi)}]")
+            band = f"\n[{_num(lo)}, {_num(hi)}]" if intervals else ""
+            cells.append(f"{_num(imp['recoverable'])}{band}")
             cells.append(f"{imp['gearing']:.1f}")
         for p in money:
             d = m.deciding.get(p)
             if d is None or d.measure != "money" or not m.impact:
                 cells += ["–", ""]
                 continue
-            cells.append(f"{_num(d.recoverable)}\n[{_num(d.ci[0])}, {_num(d.ci[1])}]")
+            band = f"\n[{_num(d.ci[0])}, {_num(d.ci[1])}]" if intervals else ""
+            cells.append(f"{_num(d.recoverable)}{band}")
             cells.append(f"{d.gearing:.1f}")
         marks = " ".join(p[0].upper() for p in ("user", "provider") if m.key[p])
         cells += [marks, Text(m.quadrant, style=_QUADRANT_STYLE.get(m.quadrant, ""))]
@@ -238,8 +271,8 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     """Print the analysis: data read, the moments table, the key moments' after-break paths."""
     if console is None:
         console = Console()
-    if not console.is_terminal and console.width < 170:
-        # logs and CI: wide enough that the table does not fold every cell
+    if not console.is_terminal and console.width < 170 and "COLUMNS" not in os.environ:
+        # logs and CI: wide enough for every column (COLUMNS, when set, is obeyed)
         console = Console(width=170, file=console.file)
     keys_u = ", ".join(result.moment(m).name for m in result.key_moments("user")) or "none"
     keys_p = ", ".join(result.moment(m).name for m in result.key_moments("provider")) or "none"
@@ -290,7 +323,7 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
         check = _check_table(result)
         if check is not None:
             parts.append(check)
-        parts.append(_moments_table(result))
+        parts.append(_fitted_moments_table(result, console))
     paths = _after_break(result)
     if paths is not None:
         parts.append(paths)
@@ -301,6 +334,9 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     said = comments_part(result)
     if said is not None:
         parts.append(said)
+    for part in parts:
+        if isinstance(part, Table):
+            fit_table(part, console, drop=_OPTIONAL_COLUMNS)
     console.print(Group(*parts))  # type: ignore[arg-type]
     if result.portfolio is not None:
         from keymoments.report.plan import plan_panel
