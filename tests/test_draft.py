@@ -70,7 +70,7 @@ def test_the_draft_places_every_activity_once_and_loads(
     assert service.columns.case_id == "Case ID"
     assert service.data.events == str(SEPSIS.resolve())  # not beside the model: absolute
     text = path.read_text()
-    assert "# 294 cases (28%), 294 events" in text
+    assert "# 294 cases (28.0%), 294 events" in text
     assert "reached: [Return ER]}   # ends 291 cases" in text
 
 

@@ -292,7 +292,7 @@ def _render(draft: ModelDraft, model_path: Path | None) -> str:
     ]
     for i, row in enumerate(acts.itertuples(index=False)):
         lines += [
-            f"  # {row.cases:,} cases ({row.share:.0%}), {row.events:,} events, "
+            f"  # {row.cases:,} cases ({row.share:.1%}), {row.events:,} events, "
             f"typical step {row.step:.1f}, last event of {row.ends:,} cases",
             f"  - id: {_scalar(ids[i])}",
             f"    name: {_scalar(_label(str(row.activity)))}",
