@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import t as student_t
 
 __all__ = ["NEGATIVE", "POSITIVE", "Sentiment", "compound_scores", "summarise_sentiment"]
 
@@ -93,6 +92,9 @@ def summarise_sentiment(
         # the effective sample size of weighted comments (Kish)
         n_eff = 1.0 / float((w**2).sum())
         var = float((w * (x - mean) ** 2).sum()) * n_eff / max(n_eff - 1.0, 1.0)
+        # scipy.stats costs a second to import: only analyses with comments pay it
+        from scipy.stats import t as student_t
+
         half = float(student_t.ppf(0.5 + confidence / 2, max(n_eff - 1.0, 1.0))) * np.sqrt(
             var / n_eff
         )
