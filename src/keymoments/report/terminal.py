@@ -143,11 +143,12 @@ def _fitted_moments_table(result: AnalysisResult, console: Console) -> Table:
     """The moments table, without its intervals when even its essential columns
     holding them are wider than the terminal (many outcomes, a narrow window)."""
     table = fit_table(_moments_table(result), console, drop=_OPTIONAL_COLUMNS)
-    if fits(table, console):
-        return table
-    table = fit_table(_moments_table(result, intervals=False), console, drop=_OPTIONAL_COLUMNS)
-    table.title = "Moments: recoverable per case and gearing (1 = average)"
-    table.caption = f"{table.caption}; intervals: in the JSON result and the report"
+    if not fits(table, console):
+        table = fit_table(_moments_table(result, intervals=False), console, drop=_OPTIONAL_COLUMNS)
+        table.title = "Moments: recoverable per case and gearing (1 = average)"
+        table.caption = f"{table.caption}; intervals: in the JSON result and the report"
+    if "key" not in [str(c.header) for c in table.columns]:
+        table.caption = str(table.caption).removeprefix("key: U = user, P = provider; ")
     return table
 
 
