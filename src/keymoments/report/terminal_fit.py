@@ -61,6 +61,10 @@ def fit_table(table: Table, console: Console, *, drop: Sequence[str] = ()) -> Ta
             # while the header may wrap at its words
             column.min_width = max(natural[id(column)], header, column.min_width or 0)
             figures.add(id(column))
+            # spare room goes to the header first, so it reads on one line
+            natural[id(column)] = max(
+                column.min_width, Measurement.get(console, wide, column.header).maximum
+            )
         elif not column.no_wrap and column.min_width is None:
             # text wraps at words, but a column of one word per line reads badly
             column.min_width = max(min(natural[id(column)], TEXT_WIDTH), header)
@@ -90,7 +94,7 @@ def _set_widths(table: Table, console: Console, natural: dict[int, int], figures
     spare = console.width - _minimum(table, console)
     if spare < 0:
         return  # nothing more to drop: leave it to rich
-    texts = [c for c in table.columns if not c.no_wrap and id(c) not in figures]
+    texts = [c for c in table.columns if not c.no_wrap]
     for column in table.columns:
         column.width = column.min_width
     while spare > 0:
