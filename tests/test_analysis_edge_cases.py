@@ -168,6 +168,25 @@ def test_numeric_segments_are_banded(journeys) -> None:
     assert banded.to_dict()["method"]["segments"] == ["age"]
 
 
+def test_banded_segment_values_that_are_not_numbers_are_counted(journeys) -> None:
+    events, cases = journeys
+    ages = np.random.default_rng(1).integers(18, 90, len(cases)).astype(float)
+    ages[:5] = [np.inf, -np.inf, np.inf, 1e300 * 1e10, np.nan]  # NaN: missing, not counted
+    chosen = Service.model_validate(
+        {**SERVICE.model_dump(exclude={"source"}), "segments": [{"column": "age", "bins": [40]}]}
+    )
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        result = keymoments.analyse(
+            chosen, events=events, cases=cases.assign(age=ages), bootstrap=0
+        )
+    said = [w for w in result.warnings if w.startswith("segment 'age': ")]
+    assert said == [
+        "segment 'age': 4 values are not finite numbers (text, NaN or infinity); those "
+        "cases fall in no band and are counted as '(missing)'"
+    ]
+
+
 def test_bins_must_increase() -> None:
     with pytest.raises(keymoments.ModelError, match="bins must increase"):
         from keymoments.model import parse_service

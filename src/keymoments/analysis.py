@@ -20,13 +20,12 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +34,18 @@ from threadpoolctl import threadpool_limits
 from keymoments.alignment import quadrant
 from keymoments.data.activity_names import near_misses
 from keymoments.data.engine import Engine, connect
-from keymoments.data.readers import CaseTable, EventLog, ReadReport, read_cases, read_events
+from keymoments.data.inputs import (
+    DataInput,
+    apply_filters,
+    as_file,
+    check_columns,
+    column_users,
+    named_errors,
+    read_case_table,
+    require_mapped_events,
+    resolve_input,
+)
+from keymoments.data.readers import CaseTable, ReadReport, read_cases, read_events
 from keymoments.errors import (
     DataError,
     DataWarning,
@@ -60,9 +70,16 @@ from keymoments.gearing import Impacts, estimate_impacts, outcome_scale
 from keymoments.journey.after_break import after_break
 from keymoments.journey.check import CheckRow, ModelCheck
 from keymoments.journey.fit import JourneyData
-from keymoments.journey.memory import MemoryChoice, choose_memory
+from keymoments.journey.memory import MemoryChoice, memory_for
 from keymoments.journey.states import StateSpace
-from keymoments.journey.summaries import MAX_SEGMENT_VALUES, band_labels, summarise_journeys
+from keymoments.journey.summaries import (
+    MAX_SEGMENT_VALUES,
+    MISSING_SEGMENT,
+    band_labels,
+    case_attributes,
+    number_or_null,
+    summarise_journeys,
+)
 from keymoments.model import Service, load_service
 from keymoments.result import AnalysisResult, MomentResult
 
@@ -71,63 +88,6 @@ __all__ = ["Progress", "analyse"]
 # progress(stage, done, total): stage names are "read", "summarise", "bootstrap",
 # "check", "barriers", "drivers", "comments".
 Progress = Callable[[str, int, int], None]
-DataInput: TypeAlias = str | Path | pd.DataFrame | None
-
-
-def _as_file(data: pd.DataFrame, folder: Path, name: str) -> Path:
-    """A DataFrame given in Python goes through the same reader as a file would."""
-    path = folder / f"{name}.parquet"
-    frame = data.copy()
-    for col in frame.columns:
-        if frame[col].dtype == object:
-            frame[col] = frame[col].map(lambda v: None if pd.isna(v) else str(v))
-    frame.to_parquet(path, index=False)
-    return path
-
-
-@contextlib.contextmanager
-def _named(given: DataInput, path: Path, label: str) -> Iterator[None]:
-    """Errors about a DataFrame's temporary file name the DataFrame instead."""
-    try:
-        yield
-    except DataError as exc:
-        if not isinstance(given, pd.DataFrame):
-            raise
-        raise DataError(str(exc).replace(path.name, label)) from None
-
-
-def _read_cases(service: Service, path: Path, engine: Engine) -> CaseTable:
-    """The cases table, its id column named as in the model.
-
-    Without ``columns.cases_case_id`` the events' case column name is tried
-    first, then ``case_id`` and its usual spellings: exports often rename the
-    events' columns and leave the survey's alone.
-    """
-    explicit = service.columns.cases_case_id
-    if explicit:
-        return read_cases(path, case_id=explicit, engine=engine)
-    try:
-        return read_cases(path, case_id=service.columns.case_id, engine=engine)
-    except DataError as first:
-        if service.columns.case_id == "case_id":
-            raise
-        try:
-            return read_cases(path, case_id="case_id", engine=engine)
-        except DataError:
-            raise first from None
-
-
-def _resolve(service: Service, given: DataInput, which: str) -> DataInput:
-    if given is not None:
-        return given
-    path = service.resolve(getattr(service.data, which))
-    if path is not None and not path.exists():
-        model = f" in {service.source.name}" if service.source is not None else ""
-        raise DataError(
-            f"{path}: file not found (named by data.{which}{model}, relative to the "
-            f"model's folder); check the path, or give the {which} file explicitly"
-        )
-    return path
 
 
 def analyse(
@@ -191,8 +151,8 @@ def analyse(
         )
     eng = connect(engine)
     notify = progress or (lambda stage, done, total: None)
-    events_in = _resolve(service, events, "events")
-    cases_in = _resolve(service, cases, "cases")
+    events_in = resolve_input(service, events, "events")
+    cases_in = resolve_input(service, cases, "cases")
     if missing is not None and missing not in ("pairwise", "listwise"):
         raise ModelError(f"missing must be 'pairwise' or 'listwise', got {missing!r}")
     if events_in is None:
@@ -216,42 +176,49 @@ def analyse(
         folder = Path(tmp)
         notify("read", 0, 2)
         events_path = (
-            _as_file(events_in, folder, "events")
+            as_file(events_in, folder, "events")
             if isinstance(events_in, pd.DataFrame)
             else Path(events_in)
         )
-        with _named(events_in, events_path, "<events DataFrame>"):
+        with named_errors(events_in, events_path, "<events DataFrame>"):
             log = read_events(events_path, columns=service.columns, engine=eng)
         if isinstance(events_in, pd.DataFrame):
             log.report.file = "<events DataFrame>"
         case_table: CaseTable | None = None
         if cases_in is not None:
             cases_path = (
-                _as_file(cases_in, folder, "cases")
+                as_file(cases_in, folder, "cases")
                 if isinstance(cases_in, pd.DataFrame)
                 else Path(cases_in)
             )
-            with _named(cases_in, cases_path, "<cases DataFrame>"):
-                case_table = _read_cases(service, cases_path, eng)
+            with named_errors(cases_in, cases_path, "<cases DataFrame>"):
+                case_table = read_case_table(service, cases_path, eng)
             if isinstance(cases_in, pd.DataFrame):
                 case_table.report.file = "<cases DataFrame>"
         notify("read", 2, 2)
-        _check_columns(service, log, case_table)
+        check_columns(service, log, case_table)
         # a coded theme is a barrier of its moment: the barrier steps see the service
         # with its themes among the barriers, and the cases with the themes coded
         coded = _code_themes(service, case_table, eng)
         analysed = coded.service if coded else service
-        events_table, n_filtered = _apply_filters(service, log, eng)
+        events_table, n_filtered = apply_filters(service, log, eng)
         notify("summarise", 0, 1)
         summary = summarise_journeys(
             events_table, service, eng, cases=case_table.table if case_table else None
         )
         notify("summarise", 1, 1)
-        _require_mapped_events(summary, log)
+        require_mapped_events(summary, log)
         data = JourneyData.from_summary(summary)
         _warn_about_data(service, summary, data)
+        _warn_about_bands(
+            service,
+            summary.segment_bins,
+            eng,
+            events=events_table,
+            cases=case_table.table if case_table else None,
+        )
         used_seed = service.analysis.seed if seed is None else seed
-        choice = _memory(service, data, service.memory if memory is None else memory, used_seed)
+        choice = memory_for(service, data, service.memory if memory is None else memory, used_seed)
         data = data.with_memory(
             tuple(service.moments.index(service.moment(m)) for m in choice.chosen)
         )
@@ -393,28 +360,6 @@ def _warn_about_estimates(service: Service, impacts: Impacts) -> None:
             )
 
 
-def _memory(
-    service: Service, data: JourneyData, setting: str | list[str], seed: int
-) -> MemoryChoice:
-    """The moments whose breaks the chain remembers: chosen, none, or as listed."""
-    if isinstance(setting, str) and setting not in ("auto", "none"):
-        setting = [m.strip() for m in setting.split(",") if m.strip()]
-    if setting == "none":
-        return MemoryChoice("none", [])
-    if isinstance(setting, list):
-        ids = [m.id for m in service.moments]
-        for mid in setting:
-            if mid not in ids or not service.moment(mid).breakable:
-                raise ModelError(
-                    f"memory: {mid!r} is not a moment that can break; give moment ids "
-                    f"among {', '.join(m.id for m in service.moments if m.breakable)}, "
-                    "'auto' or 'none'",
-                    field="memory",
-                )
-        return MemoryChoice(list(setting), [m.id for m in service.moments if m.id in setting])
-    return choose_memory(data, service, seed=seed)
-
-
 # history groups the model misses, named one by one in warnings (the rest counted)
 _CHECK_WARNINGS = 3
 
@@ -454,59 +399,6 @@ def _warn_about_checks(service: Service, checks: list[CheckRow], choice: MemoryC
             "model misses what happened (see model_check in the result)",
             ModelCheckWarning,
             stacklevel=3,
-        )
-
-
-def _check_columns(service: Service, log: EventLog, cases: CaseTable | None) -> None:
-    available = set(log.table.columns) | (set(cases.table.columns) if cases else set())
-    for col in service.case_columns:
-        if col not in available:
-            where = cases.report.file if cases else log.report.file
-            names = sorted(cases.table.columns if cases else log.table.columns)
-            close = difflib.get_close_matches(col, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            users = _column_users(service, col)
-            raise DataError(
-                f"{where}: no column {col!r} (needed by {users}){hint}; "
-                f"columns are: {', '.join(names)}"
-                + ("" if cases else "; give a cases table with --cases")
-            )
-
-
-def _apply_filters(service: Service, log: EventLog, engine: Engine) -> tuple[Any, int]:
-    """The events the model's ``filters`` keep, and how many they left out."""
-    table = log.table
-    if not service.filters:
-        return table, 0
-    for column, values in service.filters.items():
-        if column not in table.columns:
-            names = sorted(c for c in table.columns if c != "row")
-            raise DataError(
-                f"{log.report.file}: no column {column!r} to filter on (named under 'filters' "
-                f"in the model); columns are: {', '.join(names)}"
-            )
-        wanted = [v.strip().lower() for v in values]
-        table = table.filter(table[column].cast("string").strip().lower().isin(wanted))
-    kept = int(engine.to_pandas(table.count()))
-    return table, log.report.used - kept
-
-
-def _column_users(service: Service, col: str) -> str:
-    users = [f"segment {col!r}"] if col in service.segment_columns else []
-    users += [f"moment {m.id!r} rating" for m in service.moments if m.rating == col]
-    users += [f"outcome {o.id!r}" for o in service.outcomes if o.column == col]
-    users += [f"barrier {b.id!r}" for b in service.barriers if b.column == col]
-    users += [f"comments {c.id!r}" for c in service.comments if c.column == col]
-    return ", ".join(users)
-
-
-def _require_mapped_events(summary: Any, log: EventLog) -> None:
-    if summary.n_events_mapped == 0:
-        unmapped = ", ".join(summary.unmapped["activity"].astype(str).head(8))
-        raise DataError(
-            f"{log.report.file}: none of the {summary.n_events} events has an activity named in "
-            f"the model; the log's activities include: {unmapped}. Check 'reached'/'broken' "
-            "of the moments (activity names must match exactly)"
         )
 
 
@@ -566,6 +458,51 @@ def _warn_about_data(service: Service, summary: Any, data: JourneyData) -> None:
                     StatisticsWarning,
                     stacklevel=3,
                 )
+
+
+def _warn_about_bands(
+    service: Service,
+    found: dict[str, list[float]],
+    engine: Engine,
+    *,
+    events: Any = None,
+    cases: Any = None,
+) -> None:
+    """Count the values of banded segment columns that are not finite numbers.
+
+    Such a case falls in no band and is counted in the missing segment; said
+    here so that text, NaN or an infinity in an age column is not missed.
+    """
+    banded = [s.column for s in service.segment_specs if s.bins or s.column in found]
+    if not banded:
+        return
+    if events is None:
+        present = [c for c in banded if c in cases.columns]
+        table = cases.select(*present) if present else None
+    else:
+        table = case_attributes(events, cases, banded)
+    columns = [c for c in banded if table is not None and c in table.columns]
+    if table is None or not columns:
+        return
+
+    def unreadable(col: Any) -> Any:
+        bad = number_or_null(col)[1]
+        if col.type().is_string():
+            bad = bad & (col.strip() != "")  # a blank is missing, not unreadable
+        return bad.cast("int64").sum()
+
+    counts = engine.to_pandas(
+        table.aggregate(**{f"b{i}": unreadable(table[c]) for i, c in enumerate(columns)})
+    ).iloc[0]
+    for i, column in enumerate(columns):
+        n = int(counts[f"b{i}"] or 0)
+        if n:
+            warnings.warn(
+                f"segment {column!r}: {n:,} values are not finite numbers (text, NaN or "
+                f"infinity); those cases fall in no band and are counted as {MISSING_SEGMENT!r}",
+                DataWarning,
+                stacklevel=3,
+            )
 
 
 def _warn_about_order(summary: Any) -> None:
@@ -801,13 +738,13 @@ def _analyse_survey(
         warnings.simplefilter("always", category=StatisticsWarning)
         notify("read", 0, 1)
         cases_path = (
-            _as_file(cases_in, Path(tmp), "cases")
+            as_file(cases_in, Path(tmp), "cases")
             if isinstance(cases_in, pd.DataFrame)
             else Path(str(cases_in))
         )
-        with _named(cases_in, cases_path, "<cases DataFrame>"):
+        with named_errors(cases_in, cases_path, "<cases DataFrame>"):
             try:
-                case_table = _read_cases(service, cases_path, eng)
+                case_table = read_case_table(service, cases_path, eng)
             except DataError as exc:
                 # a survey on its own often has no respondent id: one row, one respondent
                 if service.columns.cases_case_id or "for the case id" not in str(exc):
@@ -823,8 +760,9 @@ def _analyse_survey(
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise DataError(
                     f"{case_table.report.file}: no column {col!r} (needed by "
-                    f"{_column_users(service, col)}){hint}; columns are: {', '.join(names)}"
+                    f"{column_users(service, col)}){hint}; columns are: {', '.join(names)}"
                 )
+        _warn_about_bands(service, {}, eng, cases=case_table.table)
         experience = measure_experience(
             service,
             case_table.table,

@@ -302,15 +302,22 @@ class AnalysisResult:
     # -- writing ----------------------------------------------------------------
 
     def to_json(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as one JSON document."""
+        """Write :meth:`to_dict` as one JSON document (whole or not at all)."""
+        from keymoments.data.writing import atomic_path
+
         p = Path(path)
-        p.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        with atomic_path(p) as tmp:
+            tmp.write_text(text, encoding="utf-8")
         return p
 
     def to_csv(self, path: str | Path) -> Path:
-        """Write :attr:`summary` as CSV."""
+        """Write :attr:`summary` as CSV; text a spreadsheet would run as a formula gets a ``'``."""
+        from keymoments.data.writing import atomic_path, csv_text
+
         p = Path(path)
-        self.summary.to_csv(p, index=False)
+        with atomic_path(p) as tmp:
+            tmp.write_text(csv_text(self.summary), encoding="utf-8", newline="")
         return p
 
     def write_set_aside(self, path: str | Path) -> int:

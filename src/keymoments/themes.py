@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from keymoments.analysis import DataInput, _as_file, _named, _read_cases, _resolve
 from keymoments.data.engine import Engine, connect
+from keymoments.data.inputs import DataInput, as_file, named_errors, read_case_table, resolve_input
 from keymoments.errors import DataError, DataWarning, ModelError
 from keymoments.experience.comments.build import SAMPLE_LIMIT, describe_comments
 from keymoments.experience.comments.coding import code_themes
@@ -70,7 +70,7 @@ def code_comments(
             file=str(service.source) if service.source else None,
             field="comments",
         )
-    cases_in = _resolve(service, cases, "cases")
+    cases_in = resolve_input(service, cases, "cases")
     if cases_in is None:
         raise DataError(
             f"service {service.name!r}: no cases table; give --cases FILE or name one under "
@@ -80,13 +80,13 @@ def code_comments(
     notify = progress or (lambda stage, done, total: None)
     with tempfile.TemporaryDirectory(prefix="keymoments-") as tmp:
         path = (
-            _as_file(cases_in, Path(tmp), "cases")
+            as_file(cases_in, Path(tmp), "cases")
             if isinstance(cases_in, pd.DataFrame)
             else Path(str(cases_in))
         )
         notify("read", 0, 1)
-        with _named(cases_in, path, "<cases DataFrame>"):
-            table = _read_cases(service, path, eng)
+        with named_errors(cases_in, path, "<cases DataFrame>"):
+            table = read_case_table(service, path, eng)
         notify("read", 1, 1)
         if table.report.n_set_aside:
             warnings.warn(

@@ -231,3 +231,41 @@ def test_version() -> None:
     res = runner.invoke(app, ["--version"])
     assert res.exit_code == 0
     assert res.output.strip() == f"keymoments {keymoments.__version__}"
+
+
+def test_help_texts_keep_their_brackets() -> None:
+    # help is rich markup: "keymoments[spark]" lost its "[spark]" as an unknown tag
+    from rich.text import Text
+    from typer.main import get_command
+
+    from keymoments.cli import app as typer_app
+
+    group = get_command(typer_app)
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        for param in command.params:
+            text = getattr(param, "help", None) or ""
+            shown = Text.from_markup(text).plain
+            assert shown.count("[") == text.count("["), (name, text)  # every one shows
+    res = runner.invoke(app, ["analyse", "--help"], env={"COLUMNS": "200"})
+    assert "pip install 'keymoments[spark]'" in " ".join(res.output.split())
+
+
+def test_csv_summary_neutralises_formulas(health_files: dict[str, Path], tmp_path: Path) -> None:
+    # the web's CSV exports did this; --csv wrote moment names as they were
+    text = health_files["service"].read_text(encoding="utf-8")
+    text = text.replace("name: Attend the check appointment", "name: '=HYPERLINK(\"x\")'")
+    text = text.replace("stage: Check", "stage: '+cmd'")
+    model = tmp_path / "svc.yaml"
+    model.write_text(text, encoding="utf-8")
+    for key in ("events", "cases"):
+        (tmp_path / health_files[key].name).write_bytes(health_files[key].read_bytes())
+    out = tmp_path / "summary.csv"
+    res = runner.invoke(app, ["analyse", str(model), "--bootstrap", "0", "--csv", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    raw = out.read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in raw and "'+cmd" in raw
+    cells = [c for line in raw.splitlines() for c in line.split(",")]
+    assert not any(c.lstrip('"').startswith(("=", "+", "@")) for c in cells)
+    frame = pd.read_csv(out)
+    assert pd.api.types.is_numeric_dtype(frame["reach"])  # numbers stay numbers
+    assert not list(tmp_path.glob(".*.part"))  # written whole, nothing left beside it

@@ -385,3 +385,31 @@ def test_parquet_cases_keep_only_their_own_columns(tmp_path) -> None:
     cases = read_cases(path, case_id="case_id", engine=connect())
     assert cases.table.columns == ("case_id", "x")
     assert cases.report.set_aside == {"duplicate case id": 1}
+
+
+def test_line_ends_made_one_kind_across_block_boundaries(tmp_path: Path) -> None:
+    from keymoments.data.sniff import transcode_to_utf8
+
+    block = 1 << 20  # the copy's block, in characters
+    text = "a" * (block - 1) + "\r\n" + "b" * (block - 1) + "\r" + "c\rd\r\ne\r"
+    src = tmp_path / "in.csv"
+    src.write_bytes(text.encode())
+    out = tmp_path / "out.csv"
+    turned = transcode_to_utf8(src, "utf-8", out, compressed=False, bare_cr=True)
+    # the CRLF split between blocks stays one line end; the three lone CRs become LFs
+    assert turned == 3
+    assert out.read_bytes() == text.replace("\r\n", "\n").replace("\r", "\n").encode()
+
+
+def test_a_bare_cr_past_duckdbs_sample_sets_its_line_aside(engine: Engine, tmp_path: Path) -> None:
+    # DuckDB's parser used to refuse the whole file ("state machine reached an
+    # invalid state") when a quoted field held a CR after the lines it sniffs
+    rows = ["case_id,activity,timestamp"] + ["c1,note,2024-03-01T07:00:00Z"] * 30_000
+    rows[25_000] = 'c1,"one\rtwo",2024-03-01T08:00:00Z'
+    for end in ("\n", "\r\n"):
+        path = tmp_path / "cr.csv"
+        path.write_bytes(end.join(rows).encode() + end.encode())
+        log = read_events(path, columns=ColumnMap(), engine=engine)
+        assert (log.report.rows, log.report.used) == (30_001, 29_999)
+        assert log.report.set_aside == {"malformed line": 2}
+        assert any("1 bare carriage return" in n for n in log.report.notes)

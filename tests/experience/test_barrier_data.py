@@ -68,6 +68,26 @@ def test_reading_yes_no_and_scales() -> None:
     assert code_values([1, 2, 3, 4, 5], threshold=3) == ("scale", [0, 0, 1, 1, 1])
     assert code_values(["1", "0", " "]) == ("binary", [1, 0, None])
     assert code_values(["2", "4", "n/a"]) == ("scale", [0, 1, -1])
+    # NaN and infinities are not answers: unreadable, and not the top of the scale
+    assert code_values(["2", "4", "inf", "NaN", "1e999"]) == ("scale", [0, 1, -1, -1, -1])
+    assert code_values(["yes", "no", "inf"]) == ("binary", [1, 0, -1])
+
+
+def test_an_infinite_scale_value_is_unreadable_not_the_top(small) -> None:
+    events, cases = small
+    with pytest.warns(DataWarning):  # worry_b's blanks, as in every run of these data
+        clean = keymoments.analyse(service(), events=events, cases=cases, bootstrap=0)
+    reached = events.loc[events["activity"] != "booked", "case_id"]
+    first = int(np.flatnonzero(cases["case_id"].isin(reached))[0])
+    cases = cases.copy()
+    cases["worry_d"] = cases["worry_d"].astype(float)
+    cases.loc[first, "worry_d"] = np.inf  # used to become the scale's top: middle = inf
+    with pytest.warns(DataWarning, match="1 unreadable values of 'd'"):
+        result = keymoments.analyse(service(), events=events, cases=cases, bootstrap=0)
+    got, was = result.barriers.estimate("d"), clean.barriers.estimate("d")
+    assert got.unreadable == 1
+    assert got.reading == was.reading == "scale 1 to 5, held when > 3"
+    assert got.holders == pytest.approx(was.holders, abs=1)
 
 
 def test_unreadable_values_are_counted_and_set_aside(small) -> None:

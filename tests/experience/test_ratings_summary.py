@@ -54,3 +54,21 @@ def test_weighted_pairwise_correlation_equals_pandas_on_expanded_rows() -> None:
     np.testing.assert_allclose(got, expanded.corr(min_periods=3).to_numpy(), atol=1e-12)
     listwise = weighted_correlation(values, weights, missing="listwise").matrix
     np.testing.assert_allclose(listwise, expanded.dropna().corr().to_numpy(), atol=1e-12)
+
+
+def test_nan_and_infinities_are_not_ratings() -> None:
+    # "inf", "NaN" and "1e999" parse as floats, but no mean or correlation can use
+    # them: one of them used to turn a whole moment's correlations into NaN
+    frame = pd.DataFrame(
+        {
+            "r0": ["1", "inf", "NaN", "1e999", "-inf", "2", "3"],
+            "r1": [1.0, 2.0, np.inf, 3.0, np.nan, 2.0, 1.0],
+            "y": ["1", "2", "3", "4", "5", "nan", "7"],
+        }
+    )
+    eng = connect()
+    s = summarise_ratings(eng.from_arrow(frame), service_for(2), eng)
+    assert s.non_numeric == {"r0": 4, "r1": 1, "y": 1}
+    assert np.isfinite(s.values[~np.isnan(s.values)]).all()
+    assert sorted(v for v in s.values[:, 0] if not np.isnan(v)) == [1.0, 2.0, 3.0]
+    assert s.n_respondents == 7

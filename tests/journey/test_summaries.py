@@ -217,3 +217,18 @@ def test_cases_without_events_are_counted(engine: Engine, tmp_path: Path) -> Non
     got = {(r.segment, r.sig): r.n for r in summary.signatures.itertuples()}
     assert got == {("n", "0"): 1, ("n", "2"): 1, ("s", ""): 1}
     assert "__km_in_cases" not in summary.signatures.columns
+
+
+def test_values_in_no_band_are_missing_not_the_top_band(engine: Engine) -> None:
+    # a blank (NULL) compared with a cut point used to fall through to the last
+    # band, and NaN or an infinity was placed as if it were a number
+    from keymoments.journey.summaries import segment_key
+    from keymoments.model import Segment
+
+    spec = [Segment(column="age", bins=[50])]
+    text = pd.DataFrame({"age": ["30", " 70 ", "", None, "abc", "inf", "NaN", "-inf", "1e999"]})
+    numbers = pd.DataFrame({"age": [30.0, 70.0, None, np.inf, -np.inf]})
+    for frame, missing in ((text, 7), (numbers, 3)):
+        table = engine.from_arrow(frame)
+        got = engine.to_pandas(table.select(s=segment_key(table, spec)))["s"].tolist()
+        assert got == ["below 50", "50 and over"] + ["(missing)"] * missing

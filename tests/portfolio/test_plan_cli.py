@@ -103,6 +103,8 @@ def test_time_limit_marks_the_plan_not_proven(files, tmp_path: Path) -> None:
         (["--weight", "user"], "expected NAME=NUMBER"),
         (["--weight", "patient=2"], "unknown weight 'patient'"),
         (["--include", "sms"], "unknown intervention 'sms'"),
+        # inf used to end in a TypeError deep in the optimiser
+        (["--budget", "inf"], "--budget inf: give the most the plan may cost a year"),
     ],
 )
 def test_bad_options_exit_2(files, args: list[str], message: str) -> None:

@@ -320,6 +320,83 @@ def main() -> None:
         SERVICE.replace("name: Corpus clinic", "name: !!python/object/apply:os.system [ls]"),
     )
 
+    second_round(events, cases)
+
+
+# Names a terminal library could take for its own markup (rich's [style] tags).
+MARKUP = ("[/unknown]", "[bold red]loud[/]", "[link=file:///etc/passwd]here[/link]")
+
+
+def second_round(events: list[tuple[str, str, str]], cases: list) -> None:  # type: ignore[type-arg]
+    """The inputs the second round of hardening added (docs/robustness.md)."""
+    import io
+    import zipfile
+
+    # NaN and infinities in number columns: unreadable, like text
+    odd = [*cases]
+    odd[1] = (odd[1][0], "inf", odd[1][2], odd[1][3], odd[1][4])
+    odd[2] = (odd[2][0], odd[2][1], "NaN", odd[2][3], odd[2][4])
+    odd[3] = (odd[3][0], odd[3][1], odd[3][2], "1e999", odd[3][4])
+    odd[5] = (odd[5][0], odd[5][1], odd[5][2], "-inf", odd[5][4])
+    write("cases_non_finite.csv", cases_text(odd))
+
+    # activity names that are rich markup, as extra events that mark no moment
+    marked = [*events] + [("c01", name, "2024-03-01T07:00:00Z") for name in MARKUP]
+    write("events_markup_names.csv", csv_text(marked).replace(MARKUP[1], f'"{MARKUP[1]}"'))
+    named = SERVICE.replace("name: Corpus clinic", "name: '[bold]Corpus[/] clinic [/x]'")
+    named = named.replace("name: Book the visit", "name: '[/booking] Book the visit'")
+    named = named.replace("stage: Visit", "stage: '[red]Visit'")
+    write("model_markup_names.yaml", named)
+
+    # a bare CR (a Mac line end) inside a quoted field, past DuckDB's 20,480-line sample
+    padding = [("c01", "note", "2024-03-01T07:00:00Z")] * 25_000
+    text = csv_text([*events, *padding]) + 'c01,"a note\rwritten on a Mac",2024-03-01T07:00:00Z\n'
+    write("events_bare_cr.csv.gz", gzip.compress(text.encode(), mtime=0))
+
+    # an XLSX whose sheet declares XML entities (spreadsheets never write a DTD)
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>case_id</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>&b;</t></is></c></row></sheetData></worksheet>'
+    )
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats'
+            '.org/package/2006/content-types"><Default Extension="rels" ContentType="application'
+            '/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
+            'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType='
+            '"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
+            'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+            "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+            '" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats'
+            '.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/'
+            'officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" '
+            'r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+            "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+            '" Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, body in parts.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), body)
+    write("cases_entities.xlsx", buffer.getvalue())
+
 
 if __name__ == "__main__":
     main()

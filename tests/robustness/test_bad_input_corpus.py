@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keymoments.cli import app
+from keymoments.cli._common import console as cli_console
 
 CORPUS = Path(__file__).parent / "corpus"
 SERVICE = CORPUS / "service.yaml"
@@ -66,6 +67,22 @@ def _blank_not_numbers(text: str) -> str:
     return text.replace("c05,3,1,3.0,no", "c05,,1,3.0,")
 
 
+def _blank_non_finite(text: str) -> str:
+    """The cases table with the corpus' NaN and infinities left blank instead."""
+    for before, after in (
+        ("c02,4,5,", "c02,,5,"),
+        ("c03,5,2,", "c03,5,,"),
+        ("c04,2,4,6.0,", "c04,2,4,,"),
+        ("c06,4,3,3.75,", "c06,4,3,,"),
+    ):
+        text = text.replace(before, after)
+    return text
+
+
+# rich markup planted in names (make_corpus.MARKUP): each must reach the terminal as text
+MARKUP = ("[/unknown]", "[bold red]loud[/]", "[link=file:///etc/passwd]here[/link]")
+
+
 CASES: list[Refused | Analysed] = [
     # -- events, analysed ------------------------------------------------------------
     Analysed("events_truncated.csv", {"malformed line": 1}),
@@ -93,6 +110,13 @@ CASES: list[Refused | Analysed] = [
     ),
     Analysed("events_quoted_fields.csv"),
     Analysed("events_enormous_field.csv.gz"),
+    Analysed("events_markup_names.csv"),
+    # both pieces of the line the CR splits lack fields; Spark reads the CR alike
+    Analysed(
+        "events_bare_cr.csv.gz",
+        {"malformed line": 2},
+        notes=("1 bare carriage return (a CR without a LF) read as line ends",),
+    ),
     Analysed("events_repeated_other_header.csv", notes=("'note' appears 2 times",)),
     Analysed("events_bad_lines.jsonl", {"malformed line": 2}),
     Analysed(
@@ -125,12 +149,23 @@ CASES: list[Refused | Analysed] = [
     Refused("cases_header_only.csv", ("no rows after the header",)),
     Refused("cases_missing_column.csv", ("no column 'satisfaction'", "outcome 'satisfaction'")),
     Refused("cases_binary.xlsx", ("XLSX",)),
+    Analysed(
+        "cases_non_finite.csv",
+        warns=(
+            "column 'rating_booking': 1 answers are not finite numbers",
+            "column 'rating_visit': 1 answers are not finite numbers",
+            "outcome 'satisfaction': 2 values are not finite numbers",
+        ),
+        cases=_blank_non_finite,
+    ),
+    Refused("cases_entities.xlsx", ("sheet1.xml declares XML entities", "save it again")),
     # -- service models --------------------------------------------------------------
     Analysed(
         "model_unknown_activity.yaml",
         warns=("activity 'attended' (10 events) marks nothing", "names 'atended'"),
         figures=False,
     ),
+    Analysed("model_markup_names.yaml"),
     Refused("model_syntax_error.yaml", ("line 9", "YAML syntax")),
     Refused("model_tabs.yaml", ("line 13", "tab character")),
     Refused("model_duplicate_keys.yaml", ("line 14", "duplicate key 'stage'")),
@@ -306,3 +341,63 @@ def test_the_real_command_exits_2_without_a_traceback(file: str, tmp_path: Path)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert file in proc.stderr
+
+
+def test_names_with_markup_reach_the_terminal_as_text(tmp_path: Path) -> None:
+    # an activity called "[/unknown]" used to end analyse with rich's MarkupError
+    args = ["analyse", str(CORPUS / "model_markup_names.yaml")]
+    args += [
+        "--events",
+        str(CORPUS / "events_markup_names.csv"),
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
+    res = runner.invoke(app, args, terminal_width=400)
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    assert res.exit_code == 0, res.output
+    for text in (*MARKUP, "[bold]Corpus[/] clinic [/x]", "[/booking] Book the visit", "[red]Visit"):
+        assert text in res.output, text
+
+
+def test_an_error_message_keeps_its_brackets(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["analyse", str(tmp_path / "[bold]x[/].yaml")])
+    assert res.exit_code == 2
+    assert "[bold]x[/].yaml: file not found" in " ".join(res.output.split())
+
+
+def test_names_with_markup_reach_the_monitor_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the monitor's tables, headline and warnings print model names as typed too
+    args = ["monitor", str(CORPUS / "model_markup_names.yaml")]
+    args += ["--events", str(CORPUS / "events_markup_names.csv")]
+    monkeypatch.setattr(cli_console, "width", 300)  # wide enough that no name is cut
+    res = runner.invoke(app, args)
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    assert res.exit_code == 0, res.output
+    for text in ("[bold]Corpus[/] clinic [/x]", "[/booking] Book the visit"):
+        assert text in res.output, text
+
+
+def test_themes_and_comments_with_markup_reach_the_terminal_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a theme's name and the comments quoted under it are text, brackets and all
+    model = (CORPUS / "model_markup_names.yaml").read_text() + (
+        "comments:\n  - {id: said, column: said, moment: visit}\n"
+        "themes:\n  - {id: bus, name: '[/bus] Getting there', comments: said, patterns: [bus]}\n"
+    )
+    (tmp_path / "model.yaml").write_text(model)
+    lines = (CORPUS / "cases.csv").read_text().splitlines()
+    said = ["the bus [/never] came", "[red]no bus", "fine", "all good [b]"]
+    rows = [lines[0] + ",said"]
+    rows += [f"{line},{said[i % len(said)]}" for i, line in enumerate(lines[1:])]
+    (tmp_path / "cases.csv").write_text("\n".join(rows) + "\n")
+    args = ["themes", str(tmp_path / "model.yaml"), "--cases", str(tmp_path / "cases.csv")]
+    monkeypatch.setattr(cli_console, "width", 300)  # wide enough that no name is cut
+    res = runner.invoke(app, args)
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    assert res.exit_code == 0, res.output
+    for text in ("[/bus] Getting there", "the bus [/never] came", "[red]no bus"):
+        assert text in res.output, text

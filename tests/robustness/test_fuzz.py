@@ -9,6 +9,9 @@ machine is shared); ``KEYMOMENTS_FUZZ_EXAMPLES=5000`` runs a longer campaign.
 
 from __future__ import annotations
 
+import io
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -146,6 +149,97 @@ def test_xes_round_trip(engine: Engine, frame: pd.DataFrame) -> None:
     assert got["case_id"].tolist() == [str(frame["case_id"][i]).strip() for i in order]
     assert got["activity"].tolist() == [frame["activity"][i] for i in order]
     assert got["timestamp"].tolist() == [pd.Timestamp(expected[i]) for i in order]
+
+
+# -- non-finite numbers and markup names, through the whole analysis ----------------------
+
+# Spellings of numbers no mean can use (the float parser reads every one), and of
+# names a terminal library would take for its own markup.
+NON_FINITE = ("inf", "-inf", "Infinity", " INF ", "nan", "NaN", "1e999", "-1e999")
+MARKUP_NAMES = ("[/unknown]", "[bold]x[/bold]", "[link=file:///etc]y[/link]", "\\[", "[/]")
+
+# Finite answers up to 10^9: far past any scale, short of the magnitudes (about
+# 10^77) whose fourth powers overflow the drivers' sums (see docs/robustness.md).
+_answer = st.one_of(
+    st.integers(1, 5).map(str),
+    st.sampled_from(NON_FINITE),
+    st.one_of(st.floats(-1e9, 1e9), st.sampled_from([math.nan, math.inf, -math.inf])).map(repr),
+    st.just(""),
+)
+_markup_name = st.one_of(
+    st.sampled_from(MARKUP_NAMES),
+    st.text(alphabet="[]/=#@abc ", min_size=1, max_size=12).filter(lambda t: t.strip() == t),
+)
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+@settings(FUZZ, max_examples=max(5, FUZZ.max_examples // 3))  # a whole analysis each
+@given(
+    st.lists(_answer, min_size=12, max_size=12),
+    st.lists(_answer, min_size=12, max_size=12),
+    st.lists(_markup_name, min_size=1, max_size=3, unique=True),
+    _markup_name,
+)
+def test_non_finite_numbers_and_markup_names_through_the_analysis(
+    engine: Engine, satisfaction: list[str], ratings: list[str], names: list[str], title: str
+) -> None:
+    """An outcome's mean uses its finite values only, counted in a warning; no numpy
+    warning escapes; the JSON is strict; markup names print as typed."""
+    import warnings
+
+    from rich.console import Console
+
+    import keymoments
+    from keymoments.errors import KeymomentsWarning
+    from keymoments.report.terminal import render_terminal
+
+    events = pd.read_csv(CORPUS / "events.csv", dtype=str)
+    extra = pd.DataFrame({"case_id": "c01", "activity": names, "timestamp": "2024-03-01T07:00:00Z"})
+    cases = pd.read_csv(CORPUS / "cases.csv", dtype=str)
+    cases["satisfaction"] = satisfaction
+    cases["rating_visit"] = ratings
+    model = CLEAN_MODEL.replace("name: Corpus clinic", f"name: {json.dumps(title)}")
+    model = model.replace("\ndata: {events: events.csv, cases: cases.csv}", "")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        pd.concat([events, extra]).to_csv(folder / "events.csv", index=False)
+        cases.to_csv(folder / "cases.csv", index=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KeymomentsWarning)
+            warnings.simplefilter("error", RuntimeWarning)  # numpy's NaN arithmetic
+            result = keymoments.analyse(
+                parse_service(model, file="fuzz.yaml"),
+                events=folder / "events.csv",
+                cases=folder / "cases.csv",
+                engine=engine,
+                bootstrap=0,
+            )
+            doc = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+            out = Console(file=io.StringIO(), width=400)
+            render_terminal(result, out)
+    finite = [v for v in map(_finite, satisfaction) if v is not None]
+    mean = next(o["mean"] for o in doc["outcomes"] if o["id"] == "satisfaction")
+    if finite:
+        assert mean == pytest.approx(sum(finite) / len(finite), rel=1e-9, abs=1e-9)
+    else:
+        assert mean is None
+    unusable = sum(1 for v in satisfaction if v.strip() and _finite(v) is None)
+    said = [w for w in doc["warnings"] if "satisfaction': " in w and "not finite" in w]
+    if unusable:
+        assert said and said[0].startswith(f"outcome 'satisfaction': {unusable:,} values"), said
+    else:
+        assert not any(w.startswith("outcome 'satisfaction'") for w in said), said
+    shown = out.file.getvalue()  # type: ignore[attr-defined]
+    assert title in shown
+    for name in names:
+        assert name in shown, name
 
 
 # -- the model loader -------------------------------------------------------------------

@@ -49,7 +49,7 @@ def wait_for(client: TestClient, run_id: str, timeout: float = 180) -> dict[str,
     while time.monotonic() < deadline:
         status: dict[str, Any] = client.get(f"/runs/{run_id}/status.json").json()
         seen.append(status["stage"])
-        if status["status"] in ("done", "failed"):
+        if status["status"] in ("done", "failed", "cancelled"):
             status["stages_seen"] = seen
             return status
         time.sleep(0.2)

@@ -183,3 +183,74 @@ def test_a_script_in_a_name_stays_text(server: str, browser: object, tmp_path: P
     expect(page.locator("table.list")).to_contain_text(name)
     assert dialogs == []
     page.close()
+
+
+def test_the_api_page_draws_under_the_apps_own_policy(server: str, browser: object) -> None:
+    # /api loaded Swagger UI from a CDN, which the app's policy blocks: a blank page
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    page = browser.new_page()
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if m.type == "error" else None)
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            elsewhere.append(r.url) if not r.url.startswith((server, "data:", "blob:")) else None
+        ),
+    )
+    page.goto(server + "/api")
+    expect(page.locator(".opblock").first).to_be_visible(timeout=30_000)
+    assert page.locator(".opblock").count() >= 10
+    expect(page.locator("#swagger-ui")).to_contain_text("/workspaces/{workspace_id}/uploads")
+    assert refused == [] and elsewhere == []
+    page.close()
+
+
+def test_go_back_on_an_error_page_is_a_link_that_works(server: str, browser: object) -> None:
+    # a javascript: link, which the page's own policy blocks
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    page = browser.new_page()
+    page.goto(server + "/")
+    page.goto(server + "/runs/0123456789ab", referer=server + "/?page=1")
+    expect(page.locator("h1")).to_have_text("Not found")
+    assert "javascript:" not in page.content()
+    page.get_by_role("link", name="Go back").click()
+    expect(page).to_have_url(server + "/?page=1")
+    page.close()
+
+
+def test_a_run_is_cancelled_from_its_page(
+    server: str, browser: object, demo_files: dict[str, Path]
+) -> None:
+    import httpx2
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    with httpx2.Client(base_url=server, headers={"accept": "application/json"}) as api:
+        ws = api.post("/workspaces", json={"name": "To cancel"}).json()
+        for kind in ("events", "cases"):
+            with demo_files[kind].open("rb") as fh:
+                sent = api.post(
+                    f"/workspaces/{ws['id']}/uploads",
+                    data={"kind": kind},
+                    files={"file": (f"{kind}.csv", fh, "text/csv")},
+                )
+            assert sent.status_code == 201, sent.text
+        saved = api.post(
+            f"/workspaces/{ws['id']}/model",
+            content=service_yaml().encode(),
+            headers={"content-type": "application/yaml"},
+        )
+        assert saved.status_code == 200, saved.text
+        run = api.post(f"/workspaces/{ws['id']}/runs", json={"bootstrap": 20_000}).json()
+    page = browser.new_page()
+    page.on("dialog", lambda d: d.accept())
+    page.goto(f"{server}/runs/{run['id']}")
+    page.get_by_role("button", name="Cancel the run").click()
+    expect(page.locator("h1")).to_have_text("The run was cancelled", timeout=60_000)
+    expect(page.get_by_role("button", name="Run again")).to_be_visible()
+    page.close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from conftest import service_yaml, start_run, wait_for
 from fastapi.testclient import TestClient
+from tests.web.conftest import service_yaml, start_run, wait_for
 
 from keymoments.web import create_app
 from keymoments.web.modelform import form_to_yaml, yaml_to_form

@@ -27,7 +27,7 @@ from keymoments.cli.serve import is_loopback
 from keymoments.web import create_app
 from keymoments.web.middleware import SESSION_COOKIE
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-9fQ2xv7L"
 
 
 @pytest.fixture

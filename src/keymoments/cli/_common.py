@@ -7,12 +7,13 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
 from keymoments.errors import KeymomentsError
+from keymoments.report.markup import escape
 
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
@@ -52,11 +53,24 @@ def user_errors(debug: bool) -> Iterator[None]:
     except KeymomentsError as exc:
         if debug:
             traceback.print_exc()
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        err_console.print("interrupted")
-        raise typer.Exit(130) from None
+        _interrupted()
+    except RuntimeError as exc:
+        from keymoments.data.engine import is_interrupt
+
+        if not is_interrupt(exc):
+            raise
+        _interrupted()  # DuckDB stopped its query for the Ctrl-C
+
+
+def _interrupted() -> NoReturn:
+    """Ctrl-C: one line and exit status 130; outputs are whole or absent (written atomically)."""
+    err_console.print("interrupted")
+    raise typer.Exit(130) from None
 
 
 @contextlib.contextmanager
@@ -75,7 +89,7 @@ def progress_bar(enabled: bool = True) -> Iterator[object]:
         # still show stage changes in logs and CI, but without redrawing
         def plain(stage: str, done: int, total: int) -> None:
             if done == 0:
-                err_console.print(f"{_STAGES.get(stage, stage)}…", highlight=False)
+                err_console.print(f"{escape(_STAGES.get(stage, stage))}…", highlight=False)
 
         yield plain
         return
@@ -91,7 +105,7 @@ def progress_bar(enabled: bool = True) -> Iterator[object]:
 
     def update(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
-            tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
+            tasks[stage] = bar.add_task(escape(_STAGES.get(stage, stage)), total=total)
         bar.update(tasks[stage], completed=done, total=total)
 
     with bar:
@@ -151,4 +165,4 @@ def _default_set_aside(json_path: Path | None) -> Path:
 def print_written(written: list[tuple[str, Path]]) -> None:
     """List the files written."""
     for what, path in written:
-        console.print(f"[green]wrote[/green] {what}: {path}", highlight=False)
+        console.print(f"[green]wrote[/green] {what}: {escape(str(path))}", highlight=False)

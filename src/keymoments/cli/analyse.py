@@ -38,7 +38,8 @@ def analyse(
     engine: str = typer.Option(
         "duckdb",
         "--engine",
-        help="Query engine: duckdb, or spark (pip install 'keymoments[spark]').",
+        # help is rich markup: the extra's bracket is escaped to show as typed
+        help="Query engine: duckdb, or spark (pip install 'keymoments\\[spark]').",
     ),
     spark_master: str | None = typer.Option(
         None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -76,6 +77,11 @@ def plan(
 
         if objective not in ("value", "net"):
             raise ModelError(f"--objective {objective!r}: use 'value' or 'net'")
+        if budget is not None and not math.isfinite(budget):
+            raise ModelError(
+                f"--budget {budget}: give the most the plan may cost a year as a finite "
+                "number (leave --budget out to use the model's budget)"
+            )
         model = load_service(service)
         if not model.interventions:
             raise ModelError(

@@ -70,10 +70,12 @@ def serve(
             # without a token, answer only to loopback names (no DNS rebinding)
             allowed_hosts=None if token else LOOPBACK_NAMES,
         )
+        from keymoments.report.markup import escape
+
         shown = f"[{host}]" if ":" in host else host
         console.print(
-            f"keymoments on [bold]http://{shown}:{port}/[/bold] · data in {data_dir.resolve()}"
-            + (" · token required" if token else ""),
+            f"keymoments on [bold]{escape(f'http://{shown}:{port}/')}[/bold] · data in "
+            f"{escape(str(data_dir.resolve()))}" + (" · token required" if token else ""),
             highlight=False,
         )
         uvicorn.run(app, host=host, port=port, log_level="warning" if not debug else "info")

@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from keymoments.errors import DataError, EngineError
 
-__all__ = ["ENGINES", "SPARK_INSTALL", "Engine", "connect"]
+__all__ = ["ENGINES", "SPARK_INSTALL", "Engine", "connect", "is_interrupt"]
 
 ENGINES = ("duckdb", "spark")
 SPARK_INSTALL = "pip install 'keymoments[spark]'"
@@ -52,6 +52,27 @@ DUCKDB_MEMORY_LIMIT = "1.5GB"
 _ROW = "__km_row"
 # The longest CSV line read (an enormous free-text field); longer ones fail the read.
 MAX_LINE_BYTES = 32 * 1024 * 1024
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether an error is the engine stopping a query for Ctrl-C.
+
+    DuckDB answers SIGINT during a query by stopping it and raising
+    ``RuntimeError("Query interrupted")`` (or its ``InterruptException``)
+    instead of Python's ``KeyboardInterrupt``; both mean the user asked to stop.
+
+    Example:
+        >>> is_interrupt(RuntimeError("Query interrupted")), is_interrupt(ValueError("x"))
+        (True, False)
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    if type(exc).__name__ == "InterruptException":
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).strip() in (
+        "Query interrupted",
+        "INTERRUPT Error: Interrupted!",
+    )
 
 
 @ibis.udf.scalar.builtin(name="try_strptime", signature=((dt.string, dt.string), dt.Timestamp()))
@@ -265,10 +286,27 @@ class Engine:
             encoding=_SPARK_CHARSETS.get(encoding.lower(), encoding),
             mode="PERMISSIVE",
             columnNameOfCorruptRecord=corrupt,
-            enforceSchema=False,
+            # the names are ours (from the sniffed header, repeats made unique): Spark
+            # checking them against the file failed on a header naming a column twice
+            enforceSchema=True,
         )
         df = df.withColumn("__km_malformed", F.col(corrupt).isNotNull()).drop(corrupt)
         return self._register(_numbered(df)), None
+
+    def reads_csv_in(self, encoding: str) -> bool:
+        """Whether the engine's CSV reader decodes ``encoding`` (else the readers transcode).
+
+        Spark splits a file into lines before decoding it, which two-byte
+        encodings defeat: UTF-16 came out as one malformed line and rows of
+        garbage.
+
+        Example:
+            >>> Engine("duckdb").reads_csv_in("utf-16")
+            True
+        """
+        if self.name == "spark":
+            return not encoding.lower().startswith(("utf-16", "utf-32"))
+        return True
 
     def read_parquet(self, path: str | Path) -> ibis.Table:
         """A Parquet file (or glob) as a table, with its 1-based row numbers in ``__km_row``.

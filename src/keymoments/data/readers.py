@@ -39,10 +39,11 @@ import pandas as pd
 import pyarrow as pa
 
 from keymoments.data.columns import resolve_column
-from keymoments.data.engine import MAX_LINE_BYTES, Engine
+from keymoments.data.engine import MAX_LINE_BYTES, Engine, is_interrupt
 from keymoments.data.sniff import Sniffed, sniff, transcode_to_utf8
 from keymoments.data.tables import read_xlsx, xes_table
 from keymoments.data.timestamps import parse_timestamps
+from keymoments.data.writing import FORMULA_STARTS, atomic_path, neutralise_text
 from keymoments.errors import DataError
 from keymoments.model import ColumnMap
 
@@ -146,6 +147,10 @@ class _Source:
     notes: list[str] = field(default_factory=list)
 
 
+class _ParserState(DataError):
+    """DuckDB's CSV parser stopped on a character it could not place (a bare CR)."""
+
+
 @contextmanager
 def _engine_errors(name: str, what: str, engine: Engine) -> Iterator[None]:
     """Turn engine and library failures on a user's file into one readable DataError."""
@@ -153,30 +158,45 @@ def _engine_errors(name: str, what: str, engine: Engine) -> Iterator[None]:
         yield
     except DataError:
         raise
+    except RuntimeError as exc:
+        if is_interrupt(exc):
+            raise KeyboardInterrupt from None  # Ctrl-C during a query: not the file's fault
+        raise
     except (
         *engine.errors,
         pa.ArrowException,
         ibis.common.exceptions.IbisError,
         OSError,
     ) as exc:
+        if is_interrupt(exc):
+            raise KeyboardInterrupt from None
         text = str(exc).strip()
         if "Maximum line size" in text:
             raise DataError(
                 f"{name}: a line is longer than {MAX_LINE_BYTES // 2**20} MB; expected one "
                 "record per line (an unclosed quote joins every line after it into one)"
             ) from None
-        first = text.splitlines()[0] if text else type(exc).__name__
+        lines = [line.strip(" :") for line in text.splitlines() if line.strip(" :")]
+        # Py4J's first line only names the Java call ("An error occurred while calling
+        # o41.parquet."); Spark's own reason is on the next
+        if len(lines) > 1 and lines[0].startswith("An error occurred while calling"):
+            lines = lines[1:]
+        first = lines[0] if lines else type(exc).__name__
+        if "state machine reached an invalid state" in text:
+            raise _ParserState(f"{name}: cannot read it as {what} ({first})") from None
         raise DataError(f"{name}: cannot read it as {what} ({first})") from None
 
 
-def _open(path: Path, sniffed: Sniffed, engine: Engine, tmp: Path) -> _Source:
+def _open(
+    path: Path, sniffed: Sniffed, engine: Engine, tmp: Path, *, bare_cr: bool = False
+) -> _Source:
     """Register ``path`` with the engine (CSV columns all as text)."""
     name = path.name
     fmt = sniffed.format
     label = _FORMAT_LABEL[fmt]
     with _engine_errors(name, label, engine):
         if fmt == "csv":
-            return _open_csv(path, sniffed, engine, tmp)
+            return _open_csv(path, sniffed, engine, tmp, bare_cr=bare_cr)
         if fmt == "parquet":
             return _Source(engine.read_parquet(path), sniffed, has_row=True)
         if fmt == "jsonl":
@@ -189,14 +209,25 @@ def _open(path: Path, sniffed: Sniffed, engine: Engine, tmp: Path) -> _Source:
     raise AssertionError(fmt)  # pragma: no cover - sniff() only returns known formats
 
 
-def _open_csv(path: Path, sniffed: Sniffed, engine: Engine, tmp: Path) -> _Source:
+def _open_csv(
+    path: Path, sniffed: Sniffed, engine: Engine, tmp: Path, *, bare_cr: bool = False
+) -> _Source:
     source = path
     encoding = sniffed.encoding
     compressed = sniffed.compressed
-    if encoding in _TRANSCODE:
+    notes: list[str] = []
+    if encoding in _TRANSCODE or bare_cr or not engine.reads_csv_in(encoding):
         source = engine.scratch / f"transcoded-{uuid.uuid4().hex[:8]}.csv"
-        transcode_to_utf8(path, sniffed.python_encoding, source, compressed=compressed)
+        turned = transcode_to_utf8(
+            path, sniffed.python_encoding, source, compressed=compressed, bare_cr=bare_cr
+        )
         encoding, compressed = "utf-8", False
+        if turned:
+            notes.append(
+                f"{turned:,} bare carriage return{'s' if turned != 1 else ''} (a CR without "
+                "a LF) read as line ends, as Spark reads them: each piece of a line one "
+                "splits is a line of its own, set aside as malformed unless it has every field"
+            )
     table, rejects = engine.read_csv_text(
         source,
         delimiter=sniffed.delimiter,
@@ -204,7 +235,7 @@ def _open_csv(path: Path, sniffed: Sniffed, engine: Engine, tmp: Path) -> _Sourc
         encoding=encoding,
         compressed=compressed,
     )
-    return _Source(table, sniffed, has_row=_ROW in table.columns, csv_rejects=rejects)
+    return _Source(table, sniffed, has_row=_ROW in table.columns, csv_rejects=rejects, notes=notes)
 
 
 # empty, or starting or ending with one of the characters ``strip`` removes
@@ -475,13 +506,25 @@ def read_events(path: str | Path, *, columns: ColumnMap, engine: Engine) -> Even
     name = _file_name(p)
     sniffed = sniff(p)
     with tempfile.TemporaryDirectory(prefix="keymoments-") as tmp:
-        return _read_events(p, name, sniffed, columns, engine, Path(tmp))
+        try:
+            return _read_events(p, name, sniffed, columns, engine, Path(tmp))
+        except _ParserState:
+            # a bare CR (old Mac line ends, or one inside a quoted field after DuckDB's
+            # sample) stops DuckDB's parser; read such CRs as line ends, as Spark does
+            return _read_events(p, name, sniffed, columns, engine, Path(tmp), bare_cr=True)
 
 
 def _read_events(
-    p: Path, name: str, sniffed: Sniffed, columns: ColumnMap, engine: Engine, tmp: Path
+    p: Path,
+    name: str,
+    sniffed: Sniffed,
+    columns: ColumnMap,
+    engine: Engine,
+    tmp: Path,
+    *,
+    bare_cr: bool = False,
 ) -> EventLog:
-    source = _open(p, sniffed, engine, tmp)
+    source = _open(p, sniffed, engine, tmp, bare_cr=bare_cr)
     raw = source.table
     notes = [*sniffed.notes, *source.notes]
     available = [c for c in raw.columns if c not in (_ROW, "__km_malformed")]
@@ -623,13 +666,23 @@ def read_cases(path: str | Path, *, case_id: str | None, engine: Engine) -> Case
             "(CSV, Parquet, JSON Lines or XLSX)"
         )
     with tempfile.TemporaryDirectory(prefix="keymoments-") as tmp:
-        return _read_cases(p, name, sniffed, case_id, engine, Path(tmp))
+        try:
+            return _read_cases(p, name, sniffed, case_id, engine, Path(tmp))
+        except _ParserState:  # a bare CR: see read_events
+            return _read_cases(p, name, sniffed, case_id, engine, Path(tmp), bare_cr=True)
 
 
 def _read_cases(
-    p: Path, name: str, sniffed: Sniffed, case_id: str | None, engine: Engine, tmp: Path
+    p: Path,
+    name: str,
+    sniffed: Sniffed,
+    case_id: str | None,
+    engine: Engine,
+    tmp: Path,
+    *,
+    bare_cr: bool = False,
 ) -> CaseTable:
-    source = _open(p, sniffed, engine, tmp)
+    source = _open(p, sniffed, engine, tmp, bare_cr=bare_cr)
     raw = source.table
     notes = [*sniffed.notes, *source.notes]
     available = [c for c in raw.columns if c not in (_ROW, "__km_malformed")]
@@ -697,25 +750,11 @@ def _read_cases(
 # -- writing set-aside rows ----------------------------------------------------------
 
 
-# First characters that make a spreadsheet read a cell as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _neutralise(col: ir.StringValue) -> ir.StringValue:
     """Prefix ``'`` to text a spreadsheet would run as a formula (CSV injection)."""
     first = col.substr(0, 1)
     risky = first.isin(list(FORMULA_STARTS))
     return ibis.ifelse(risky, "'" + col, col)
-
-
-def neutralise_text(value: str) -> str:
-    """The same rule as the set-aside CSV, for one Python string.
-
-    Example:
-        >>> neutralise_text("=HYPERLINK()"), neutralise_text("ok")
-        ("'=HYPERLINK()", 'ok')
-    """
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def write_set_aside(reports: list[ReadReport], path: str | Path, engine: Engine) -> int:
@@ -752,7 +791,8 @@ def write_set_aside(reports: list[ReadReport], path: str | Path, engine: Engine)
         return 0
     failures: tuple[type[BaseException], ...] = (*engine.errors, OSError)
     try:
-        engine.write_csv(safe, path)
+        with atomic_path(path) as tmp:  # whole or not at all, even on Ctrl-C
+            engine.write_csv(safe, tmp)
     except failures as exc:
         raise DataError(f"{path}: cannot write the set-aside rows ({exc})") from None
     return n

@@ -214,15 +214,36 @@ def sniff(path: Path) -> Sniffed:
     return found
 
 
-def transcode_to_utf8(path: Path, encoding: str, target: Path, *, compressed: bool) -> None:
+def transcode_to_utf8(
+    path: Path, encoding: str, target: Path, *, compressed: bool, bare_cr: bool = False
+) -> int:
     """Copy a text file to ``target`` as UTF-8, streaming in large blocks.
 
-    Used only for encodings the engine cannot read itself (Windows-1252).
+    Used for encodings the engine cannot read itself (Windows-1252), and with
+    ``bare_cr`` to end every line with a line feed: CRLF and a carriage return
+    alone alike (see :func:`keymoments.data.readers.read_events`). Returns how
+    many carriage returns stood alone.
     """
     opener = gzip.open if compressed else open
+    turned = 0
     with (
         opener(path, "rb") as src,  # type: ignore[operator]
         io.TextIOWrapper(src, encoding=encoding, errors="replace", newline="") as reader,
         target.open("w", encoding="utf-8", newline="") as out,
     ):
-        shutil.copyfileobj(reader, out, 1 << 20)
+        if not bare_cr:
+            shutil.copyfileobj(reader, out, 1 << 20)
+            return 0
+        held = ""  # a CR at the end of a block: its LF may start the next one
+        while chunk := reader.read(1 << 20):
+            text = held + chunk
+            held = "\r" if text.endswith("\r") else ""
+            # one line end throughout: a CRLF file with a lone CR turned into a LF
+            # would hold two kinds of line end, which DuckDB refuses as well
+            text = (text[:-1] if held else text).replace("\r\n", "\n")
+            turned += text.count("\r")
+            out.write(text.replace("\r", "\n"))
+        if held:
+            out.write("\n")
+            turned += 1
+    return turned

@@ -17,9 +17,11 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -29,7 +31,7 @@ from keymoments.data.engine import Engine
 from keymoments.data.xes import ROW, stream_xes
 from keymoments.errors import DataError
 
-__all__ = ["read_xlsx", "xes_table"]
+__all__ = ["read_xlsx", "refuse_declared_entities", "xes_table"]
 
 _XES_CASTS: dict[str, dt.DataType] = {
     "int": dt.int64,
@@ -79,13 +81,48 @@ def _column(values: list[Any]) -> pa.Array:
     return pa.array([None if v is None else str(v) for v in cleaned], pa.string())
 
 
+# A document type declaration: where XML declares entities (spreadsheets never do).
+_DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY")
+# How much of each part is looked at for one: the declaration precedes the first element.
+_PROLOG_BYTES = 64 * 1024
+
+
+def refuse_declared_entities(path: Path) -> None:
+    """``DataError`` if any XML part of the workbook declares a document type or entities.
+
+    Excel, LibreOffice and every library that writes XLSX leave them out; a
+    declaration is a damaged or hostile file (entities that expand to gigabytes,
+    or name files on this machine), refused before any XML parser sees it.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                if not member.filename.endswith((".xml", ".rels", ".vml")):
+                    continue
+                with archive.open(member) as part:
+                    head = part.read(_PROLOG_BYTES)
+                if _DOCTYPE.search(head):
+                    raise DataError(
+                        f"{path.name}: its part {member.filename} declares XML entities "
+                        "(<!DOCTYPE>), which spreadsheets never write, so it is damaged or "
+                        "was made by hand; save it again from your spreadsheet as .xlsx, or "
+                        "as CSV"
+                    )
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
+        raise DataError(
+            f"{path.name}: cannot open it as an XLSX workbook ({exc}); save it from "
+            "your spreadsheet as .xlsx, or as CSV"
+        ) from None
+
+
 def read_xlsx(path: Path, engine: Engine) -> ibis.Table:
     """The first sheet of a workbook as an engine table (first non-empty row = header)."""
     import openpyxl  # imported here: only spreadsheets need it
 
+    refuse_declared_entities(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, ParseError) as exc:
         raise DataError(
             f"{path.name}: cannot open it as an XLSX workbook ({exc}); save it from "
             "your spreadsheet as .xlsx, or as CSV"
@@ -105,6 +142,12 @@ def read_xlsx(path: Path, engine: Engine) -> ibis.Table:
                 continue
             if any(v not in (None, "") for v in values):
                 data.append(values)
+    except (ParseError, zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError) as exc:
+        # the sheet's XML is parsed as the rows are read: damage shows up here
+        raise DataError(
+            f"{path.name}: the first sheet cannot be read ({str(exc).split(':')[0]}); the "
+            "workbook is damaged. Save it again from your spreadsheet as .xlsx, or as CSV"
+        ) from None
     finally:
         book.close()
     if header is None:

@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from keymoments.examples._simulate import Flow, Paths, PerSegment, _per_segment
+from keymoments.examples._simulate import Flow, Paths, PerSegment, per_segment
 from keymoments.model import Service
 
 __all__ = ["EventSpec", "case_ids", "reach_and_breaks", "render_events", "render_ratings"]
@@ -207,7 +207,7 @@ def render_ratings(
         ok = counts[:, flow.state(f"{m}:ok")]
         broken = counts[:, flow.state(f"{m}:broken")]
         value = (
-            _per_segment(base, n_g, "rating base")[segment]
+            per_segment(base, n_g, "rating base")[segment]
             + 0.7 * latent
             - penalty.get(m, 2.5) * (broken > 0)
             + rng.normal(0.0, 1.1, segment.size)

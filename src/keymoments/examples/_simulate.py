@@ -88,7 +88,7 @@ class Flow:
         return self.state_names.index(name)
 
 
-def _per_segment(value: PerSegment, n_segments: int, what: str) -> np.ndarray:
+def per_segment(value: PerSegment, n_segments: int, what: str) -> np.ndarray:
     arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n_segments,)).copy()
     if arr.shape != (n_segments,):  # pragma: no cover - broadcast_to raises first
         raise ValueError(f"{what}: give one value or one per segment")
@@ -124,16 +124,16 @@ def build_flow(
     for src, row in moves.items():
         s = names.index(src)
         for dst, p in row.items():
-            move[:, s, moments.index(dst)] = _per_segment(p, n_g, f"moves[{src}][{dst}]")
+            move[:, s, moments.index(dst)] = per_segment(p, n_g, f"moves[{src}][{dst}]")
     total = move.sum(axis=2)
     if (total > 1 + 1e-9).any():
         raise ValueError("a row of moves sums to more than 1")
     move[:, :, n_m] = 1.0 - total
     brk = np.zeros((n_g, n_s, n_m))
     for m, p in breaks.items():
-        brk[:, :, moments.index(m)] = _per_segment(p, n_g, f"breaks[{m}]")[:, None]
+        brk[:, :, moments.index(m)] = per_segment(p, n_g, f"breaks[{m}]")[:, None]
     for (src, m), p in (break_from or {}).items():
-        brk[:, names.index(src), moments.index(m)] = _per_segment(p, n_g, f"break_from[{src}]")
+        brk[:, names.index(src), moments.index(m)] = per_segment(p, n_g, f"break_from[{src}]")
     return Flow(moments=moments, segments=segments, move=move, brk=brk)
 
 
@@ -366,8 +366,8 @@ def compute_outcomes(
             continue
         reward = np.zeros((n_g, flow.n_states))
         for name, r in o.rewards.items():
-            reward[:, flow.state(name)] = _per_segment(r, n_g, f"{o.id} reward {name}")
-        value = _per_segment(o.constant, n_g, f"{o.id} constant")[seg]
+            reward[:, flow.state(name)] = per_segment(r, n_g, f"{o.id} reward {name}")
+        value = per_segment(o.constant, n_g, f"{o.id} constant")[seg]
         value = value + (counts * reward[seg]).sum(axis=1)
         noise = o.noise * population.noise[o.id]
         if o.noise_state is not None:

@@ -15,7 +15,8 @@ How a barrier column is read (decided once per column from its values):
 - a number column with other values is a **scale** (a 1–5 agreement, a 0–10
   worry): held when the value is *above the middle of the range seen* (4 and 5
   on 1–5), or at or above the barrier's ``threshold`` when the model gives one;
-- empty cells are missing; any other text is *unreadable*. Both are counted
+- empty cells are missing; any other text, and NaN or an infinity in a number
+  column, is *unreadable*. Both are counted
   per barrier; a case missing any barrier of a moment is set aside from that
   moment's model (with a warning), never silently.
 
@@ -36,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from keymoments.data.engine import Engine
-from keymoments.journey.summaries import _case_attributes, segment_key
+from keymoments.journey.summaries import case_attributes, number_or_null, segment_key
 from keymoments.model import Barrier, Service
 
 __all__ = ["BarrierColumn", "BarrierSummary", "MomentPatterns", "code_values", "summarise_barriers"]
@@ -124,7 +125,7 @@ def _read_column(table: ibis.Table, barrier: Barrier, engine: Engine) -> Barrier
     if col.type().is_boolean():
         return BarrierColumn(barrier.id, barrier.column, "binary")
     text = _text(col).nullif("")
-    number = col.cast("float64") if col.type().is_numeric() else text.try_cast("float64")
+    number = number_or_null(col)[0]  # NaN and infinities are not readable answers
     readable = text.isin([*YES, *NO])
     stats = engine.to_pandas(
         table.aggregate(
@@ -177,7 +178,7 @@ def _code(col: ibis.Value, spec: BarrierColumn) -> ibis.Value:
             (text.isin(NO), 0),
             else_=UNREADABLE,
         ).cast("int64")
-    number = col.cast("float64") if col.type().is_numeric() else text.try_cast("float64")
+    number = number_or_null(col)[0]  # NaN and infinities are not readable answers
     assert spec.threshold is not None
     held = number >= spec.threshold if spec.inclusive else number > spec.threshold
     return ibis.cases(
@@ -237,7 +238,7 @@ def summarise_barriers(
     per_case = mapped.group_by("case_id").aggregate(**flags)
 
     columns = list(dict.fromkeys([*service.segment_columns, *(b.column for b in service.barriers)]))
-    attrs = _case_attributes(events, cases, columns)
+    attrs = case_attributes(events, cases, columns)
     joined = per_case
     if attrs is not None:
         joined = per_case.left_join(attrs, "case_id").select(

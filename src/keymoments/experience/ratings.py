@@ -34,7 +34,7 @@ import numpy as np
 
 from keymoments.data.engine import Engine
 from keymoments.experience.reached import MissingAmongReached, as_number
-from keymoments.journey.summaries import segment_key
+from keymoments.journey.summaries import present, segment_key
 from keymoments.model import Service
 
 __all__ = ["RatingSummary", "rated_moments", "summarise_ratings"]
@@ -83,7 +83,7 @@ def rated_moments(service: Service) -> list[tuple[str, str]]:
 def _answered(col: ibis.Value) -> ibis.Value:
     if col.type().is_string():
         return col.notnull() & (col.strip() != "")
-    return col.notnull()
+    return present(col)  # a NaN is an answer, unreadable, on Spark too
 
 
 def summarise_ratings(

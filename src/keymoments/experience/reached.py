@@ -33,6 +33,7 @@ import ibis.expr.types as ir
 import numpy as np
 
 from keymoments.data.engine import Engine
+from keymoments.journey.summaries import number_or_null
 from keymoments.model import Service
 
 __all__ = ["MissingAmongReached", "missing_among_reached", "reached_by_case"]
@@ -69,20 +70,18 @@ def reached_by_case(events: ibis.Table, service: Service) -> ibis.Table:
 
 
 def as_number(col: ir.Value) -> ir.Value:
-    """A column as a float: numbers as they are, true/false as 1/0, text read as a number
-    (NULL where it is not one).
+    """A column as a finite float: numbers as they are, true/false as 1/0, text read as
+    a number; NULL where it is not one (``n/a``), and for NaN and infinities, which no
+    mean or correlation can use (:func:`~keymoments.journey.summaries.number_or_null`).
 
     Example:
-        >>> t = ibis.memtable({"v": ["4", " 5 ", "n/a"]})
+        >>> t = ibis.memtable({"v": ["4", " 5 ", "n/a", "inf", "NaN", "1e999"]})
         >>> ibis.duckdb.connect().execute(t.select(x=as_number(t.v))).x.tolist()
-        [4.0, 5.0, nan]
+        [4.0, 5.0, nan, nan, nan, nan]
     """
-    kind = col.type()
-    if kind.is_numeric():
-        return col.cast(dt.float64)
-    if kind.is_boolean():
+    if col.type().is_boolean():
         return col.cast(dt.int64).cast(dt.float64)
-    return col.cast(dt.string).strip().try_cast(dt.float64)
+    return number_or_null(col)[0]
 
 
 def missing_among_reached(

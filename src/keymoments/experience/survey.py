@@ -75,8 +75,8 @@ def measure_experience(
         summary.missing_among_reached = missing_among_reached(cases, reached, service, engine)
     for column, count in summary.non_numeric.items():
         warnings.warn(
-            f"column {column!r}: {count:,} answers are not numbers and were left out of "
-            "the ratings (count them as missing)",
+            f"column {column!r}: {count:,} answers are not finite numbers (text, NaN or "
+            "infinity) and were left out of the ratings (count them as missing)",
             DataWarning,
             stacklevel=3,
         )

@@ -39,8 +39,8 @@ from keymoments.journey.fit import (
     ChainSet,
     Evaluation,
     JourneyData,
-    _money_weights,
-    _segment_chains,
+    money_weights,
+    segment_chains,
 )
 from keymoments.journey.kernel import fundamental, release_traps
 from keymoments.model import Service
@@ -133,7 +133,7 @@ def _predictions(
     probs_by_view: dict[int, Array] = {}
     seg_w: Array = np.zeros((n_draws, n_seg))
     for v in range(len(chains.chains)):
-        probs, seg_w = _segment_chains(
+        probs, seg_w = segment_chains(
             data, chains.weights(v, weights, money), chains.matrix(data, v), cases=weights
         )
         probs_by_view[v], _ = release_traps(probs, S)  # (D, G, F, T)
@@ -253,7 +253,7 @@ class ModelCheck:
     def start(self, point: Evaluation) -> None:
         """Check the point estimate (its rewards are the fitted ones), before any draw."""
         data, service = self.data, self.service
-        money = {k: v[None, :] for k, v in _money_weights(data, None).items()}
+        money = {k: v[None, :] for k, v in money_weights(data, None).items()}
         model = _predictions(data, service, data.n[None, :], [point.rewards], money)
         self.model = {k: float(v[0]) for k, v in model.items()}
         now, counted = _observed(data, service, data.n[None, :], data.sum_y, data.n_y, self.groups)

@@ -181,8 +181,8 @@ class JourneyData:
         n_rows = len(sigs)
         parsed = self.parsed
         codes, row_of, starts, lengths = parsed.codes, parsed.row_of, parsed.starts, parsed.lengths
-        states = codes + space.n_base * _histories(space, codes, row_of, starts)
-        journeys = _Journeys(
+        states = codes + space.n_base * history_codes(space, codes, row_of, starts)
+        journeys = JourneyArrays(
             space, len(self.segments), self.seg_of_row, codes, states, row_of, starts, lengths
         )
         transitions = journeys.transitions(np.ones(len(codes), dtype=bool), lengths)
@@ -267,7 +267,7 @@ class JourneyData:
         )
 
 
-def _histories(
+def history_codes(
     space: StateSpace,
     codes: NDArray[np.int64],
     row_of: NDArray[np.int64],
@@ -284,7 +284,7 @@ def _histories(
 
 
 @dataclass
-class _Journeys:
+class JourneyArrays:
     """All signatures' codes in one array, for building transition matrices.
 
     ``codes`` are the states without history (they decide how a journey ends);
@@ -427,7 +427,7 @@ class Evaluation:
     rewards: dict[str, tuple[Array, Array]] = field(default_factory=dict)
 
 
-def _segment_chains(
+def segment_chains(
     data: JourneyData, w: Array, matrix: sp.csr_matrix | None = None, cases: Array | None = None
 ) -> tuple[Array, Array]:
     """Per-segment transition probabilities (G, F, T) and segment weights (G,).
@@ -709,7 +709,7 @@ def _sums_of(
     return reward_sums(data, ys, yn)[0]
 
 
-def _money_weights(data: JourneyData, y_sums: dict[str, Array] | None) -> dict[str, Array]:
+def money_weights(data: JourneyData, y_sums: dict[str, Array] | None) -> dict[str, Array]:
     """Row weights of the money-weighted chains: each value column's sum per row.
 
     Never negative (a weight is an amount of money carried by the cases).
@@ -728,7 +728,7 @@ def fit_chains(
     sums: dict[str, RewardSums] | None = None,
 ) -> FittedChains:
     """The chains :func:`evaluate` fits for weighting ``w``, for reuse elsewhere."""
-    probs, seg_w = _segment_chains(data, w)
+    probs, seg_w = segment_chains(data, w)
     rewards: dict[str, Array] = {}
     intercepts: dict[str, Array] = {}
     for o in service.outcomes:
@@ -737,10 +737,10 @@ def fit_chains(
                 data, _sums_of(data, o.id, y_sums, y_counts, sums)
             )
     chains = ChainSet.of(data, service, whole=True)
-    money = _money_weights(data, y_sums)
+    money = money_weights(data, y_sums)
     views = np.stack(
         [
-            _segment_chains(
+            segment_chains(
                 data, chains.weights(v, w[None], money)[0], chains.matrix(data, v), cases=w
             )[0]
             for v in range(len(chains.chains))
@@ -779,7 +779,7 @@ def evaluate(
         for o in service.outcomes
         if o.kind != "binary"
     }
-    money = {k: v[None, :] for k, v in _money_weights(data, y_sums).items()}
+    money = {k: v[None, :] for k, v in money_weights(data, y_sums).items()}
     return evaluate_many(data, service, w[None, :], sums=[own], money=money)[0]
 
 
@@ -807,7 +807,7 @@ def evaluate_many(
         reach = reached_n / total[:, None]
         break_rate = np.where(reached_n > 0, breaks / np.where(reached_n > 0, reached_n, 1), 0.0)
     if money is None:
-        now = _money_weights(data, None)
+        now = money_weights(data, None)
         money = {k: np.broadcast_to(v, weights.shape) for k, v in now.items()}
 
     chains = ChainSet.of(data, service)
@@ -815,7 +815,7 @@ def evaluate_many(
     n_seg = len(data.segments)
     stacked = []
     for v in range(n_chains):
-        probs, seg_w = _segment_chains(
+        probs, seg_w = segment_chains(
             data, chains.weights(v, weights, money), chains.matrix(data, v), cases=weights
         )
         stacked.append(probs)

@@ -38,10 +38,18 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from keymoments.journey.fit import JourneyData, _histories, _Journeys
+from keymoments.errors import ModelError
+from keymoments.journey.fit import JourneyArrays, JourneyData, history_codes
 from keymoments.model import Service
 
-__all__ = ["FOLDS", "MAX_MEMORY", "MIN_HISTORY_CASES", "MemoryChoice", "choose_memory"]
+__all__ = [
+    "FOLDS",
+    "MAX_MEMORY",
+    "MIN_HISTORY_CASES",
+    "MemoryChoice",
+    "choose_memory",
+    "memory_for",
+]
 
 Array = NDArray[np.float64]
 
@@ -122,8 +130,8 @@ def _whole(data: JourneyData, memory: tuple[int, ...]) -> tuple[sp.csr_matrix, A
     space = data.space.with_memory(memory)
     p = data.parsed
     codes, row_of, starts, lengths = p.codes, p.row_of, p.starts, p.lengths
-    states = codes + space.n_base * _histories(space, codes, row_of, starts)
-    journeys = _Journeys(
+    states = codes + space.n_base * history_codes(space, codes, row_of, starts)
+    journeys = JourneyArrays(
         space, len(data.segments), data.seg_of_row, codes, states, row_of, starts, lengths
     )
     return journeys.transitions(np.ones(len(codes), dtype=bool), lengths), space
@@ -222,3 +230,25 @@ def choose_memory(data: JourneyData, service: Service, *, seed: int = 0) -> Memo
             if row["step"] == step and row["moment"] == service.moments[pick].id:
                 row["added"] = True
     return MemoryChoice("auto", [service.moments[i].id for i in chosen], steps)
+
+
+def memory_for(
+    service: Service, data: JourneyData, setting: str | list[str], seed: int
+) -> MemoryChoice:
+    """The moments whose breaks the chain remembers: chosen, none, or as listed."""
+    if isinstance(setting, str) and setting not in ("auto", "none"):
+        setting = [m.strip() for m in setting.split(",") if m.strip()]
+    if setting == "none":
+        return MemoryChoice("none", [])
+    if isinstance(setting, list):
+        ids = [m.id for m in service.moments]
+        for mid in setting:
+            if mid not in ids or not service.moment(mid).breakable:
+                raise ModelError(
+                    f"memory: {mid!r} is not a moment that can break; give moment ids "
+                    f"among {', '.join(m.id for m in service.moments if m.breakable)}, "
+                    "'auto' or 'none'",
+                    field="memory",
+                )
+        return MemoryChoice(list(setting), [m.id for m in service.moments if m.id in setting])
+    return choose_memory(data, service, seed=seed)

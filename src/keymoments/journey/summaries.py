@@ -5,13 +5,13 @@ is mapped to a moment (or a binary outcome marker) through a small mapping
 table; consecutive events of the same moment form one *visit*, which is broken
 when any of its events is a broken activity (a broken event also closes the
 visit, so "declined, then approved" is two visits), or when the moment's
-``broken_if`` rule about time judges its last event late (:func:`_time_breaks`).
+``broken_if`` rule about time judges its last event late (:func:`judge_time_rules`).
 
 Events are ordered by time; events of one case at the same instant by the
 service model (moments in the file's order, outcome markers after them), then
 by file order. An activity whose timestamps are all at midnight is *date-only*:
 on a date it shares with timed events of its case it is placed after the
-timed events of moments that come earlier in the model (:func:`_placed`), so a
+timed events of moments that come earlier in the model (:func:`place_date_only`), so a
 same-day booking comes before its appointment. From the ordered visits of each
 case come:
 
@@ -49,6 +49,7 @@ __all__ = [
     "OrderNotes",
     "TimeBreaks",
     "number_or_null",
+    "present",
     "summarise_journeys",
 ]
 
@@ -145,13 +146,13 @@ class TimeBreaks:
     unjudged: int = 0
 
 
-def _mapping_table(service: Service, space: StateSpace) -> pa.Table:
+def mapping_table(service: Service, space: StateSpace) -> pa.Table:
     """activity → (unit, is_broken, place): unit is the moment index, or M + j for marker j.
 
     The unit also orders events at one instant: moments in the model's order,
     then outcome markers (an activity marking a moment and an outcome gives
     two mapped events, the moment's first). ``place`` is the rank a date-only
-    event is placed by (:func:`_placed`): an outcome marked by a moment's
+    event is placed by (:func:`place_date_only`): an outcome marked by a moment's
     activity is placed with that moment.
     """
     activities: list[str] = []
@@ -202,11 +203,11 @@ def band_labels(bins: list[float]) -> list[str]:
 
 def _banded(col: ibis.Value, bins: list[float]) -> ibis.Value:
     labels = band_labels(bins)
-    value = (
-        col.cast("float64") if col.type().is_numeric() else col.cast("string").try_cast("float64")
-    )
+    # blanks, text, NaN and infinities fall in no band (a NULL comparison would
+    # otherwise reach the last branch, the top band)
+    value, _ = number_or_null(col)
     branches = [(value < edge, label) for edge, label in zip(bins, labels, strict=False)]
-    return ibis.cases(*branches, else_=labels[-1]).fill_null(MISSING_SEGMENT)
+    return ibis.cases((value.isnull(), MISSING_SEGMENT), *branches, else_=labels[-1])
 
 
 def segment_key(
@@ -250,7 +251,7 @@ def summarise_journeys(
     """
     space = StateSpace.from_service(service)
     n_moments = len(space.moments)
-    mapping_rows = _mapping_table(service, space)
+    mapping_rows = mapping_table(service, space)
     mapping = engine.from_arrow(mapping_rows, prefix="mapping")
     marked_activities = sorted(set(mapping_rows["activity"].to_pylist()))
 
@@ -271,14 +272,16 @@ def summarise_journeys(
     mapped = ev.inner_join(mapping, "activity")
     time_breaks: list[TimeBreaks] = []
     if any(m.broken_if is not None for m in service.moments):
-        late, time_breaks = _time_breaks(ev, service, engine)
+        late, time_breaks = judge_time_rules(ev, service, engine)
         mapped = mapped.left_join(late, ["case_id", "row", "unit"]).select(
             *[mapped[c] for c in mapped.columns], late=late.late.fill_null(0)
         )
     else:
         mapped = mapped.mutate(late=ibis.literal(0, "int64"))
     if date_only and bool((is_marked & timed).any()):
-        mapped, order.date_only_events, order.placed_events = _placed(mapped, date_only, engine)
+        mapped, order.date_only_events, order.placed_events = place_date_only(
+            mapped, date_only, engine
+        )
     else:
         mapped = mapped.mutate(at=mapped.timestamp, moved=ibis.literal(0, "int64"))
         if date_only:
@@ -326,14 +329,26 @@ def summarise_journeys(
         prefix="visits",
     )
     base = space.n_transient + 1
-    per_case = _packed_signatures(visits, base)
+    # a tie in the data: a move into a moment at the instant of the visit before it,
+    # not a placed date-only event; counted per case in the signatures' own pass
+    tie = (
+        (visits.gap == 0)
+        & (visits.placed == 0)
+        & (visits.to_code >= 0)
+        & (visits.to_code < 2 * n_moments)
+    )
+    per_case = _packed_signatures(visits, base, tie)
     # Every case, also those whose events all mark no moment (an empty journey):
     # those are among the cases with an unmapped event, a tenth of the events or
     # so, which is cheaper to scan for than every event's case.
     idle = ev.filter(~ev.activity.isin(marked_activities)).select("case_id").distinct()
     journeys = (
         per_case.outer_join(idle, "case_id")
-        .select(case_id=ibis.coalesce(per_case.case_id, idle.case_id), sig=per_case.sig)
+        .select(
+            case_id=ibis.coalesce(per_case.case_id, idle.case_id),
+            sig=per_case.sig,
+            ties=per_case.ties,
+        )
         .view()  # a table of its own, so that more joins do not extend this one
     )
 
@@ -344,29 +359,45 @@ def summarise_journeys(
     value_sums = [f"money:{o.id}" for o in priced]
     summed.update({f"money:{o.id}": str(o.value_column) for o in priced})
     wanted = list(dict.fromkeys([*service.segment_columns, *summed.values()]))
-    attrs = _case_attributes(events, cases, wanted, mark_cases=cases is not None)
+    attrs = case_attributes(events, cases, wanted, mark_cases=cases is not None)
     if attrs is not None:
         carried = [c for c in [*wanted, _IN_CASES] if c in attrs.columns]
         journeys = journeys.left_join(attrs, "case_id").select(
-            journeys.case_id, journeys.sig, *[attrs[c] for c in carried]
+            journeys.case_id, journeys.sig, journeys.ties, *[attrs[c] for c in carried]
         )
 
     auto_bins = _quartile_bins(journeys, service.segment_specs, engine)
     seg = segment_key(journeys, service.segment_specs, auto_bins)
     journeys = journeys.mutate(segment=seg)
-    aggs: dict[str, ibis.Value] = {"n": journeys.count()}
+    aggs: dict[str, ibis.Value] = {
+        "n": journeys.count(),
+        _TIED_TRANSITIONS: journeys.ties.sum(),
+        _TIED_CASES: (journeys.ties > 0).cast("int64").sum(),
+    }
     if _IN_CASES in journeys.columns:
         aggs[_IN_CASES] = journeys[_IN_CASES].sum()
-    ignored_exprs: dict[str, ibis.Value] = {}
     values = {key: number_or_null(journeys[column]) for key, column in summed.items()}
-    scales = _binary_scales(journeys, {key: y for key, (y, _) in values.items()}, engine)
+    # the scales bound the values of every case with attributes, a superset of the
+    # journeys: one pass over the attributes rather than over the journeys again
+    scales = (
+        _binary_scales(attrs, {k: number_or_null(attrs[c])[0] for k, c in summed.items()}, engine)
+        if attrs is not None
+        else {}
+    )
     for key, (y, unreadable) in values.items():
         aggs[f"n_y:{key}"] = y.count()
         aggs[f"sum_y:{key}"] = _exact_sum(y, scales[key][0])
         aggs[f"sum_y2:{key}"] = _exact_sum(y * y, scales[key][1])
-        ignored_exprs[key] = unreadable.cast("int64").sum()
+        # counted per group with the sums, not in a pass of their own
+        aggs[f"{_UNREADABLE}{key}"] = unreadable.cast("int64").sum()
     grouped = engine.to_arrow(journeys.group_by(["segment", "sig"]).aggregate(**aggs))
     signatures = _unpacked(grouped, base)
+    order.tied_transitions = int(signatures.pop(_TIED_TRANSITIONS).fillna(0).sum())
+    order.tied_cases = int(signatures.pop(_TIED_CASES).fillna(0).sum())
+    ignored: dict[str, int] = {}
+    for key in summed:
+        column = signatures.pop(f"{_UNREADABLE}{key}")
+        ignored[key] = int(column.fillna(0).sum())
     cases_without_events = 0
     if _IN_CASES in signatures.columns and cases is not None:
         found_in_events = int(signatures.pop(_IN_CASES).fillna(0).sum())
@@ -375,23 +406,8 @@ def summarise_journeys(
         for prefix, power in zip(("sum_y", "sum_y2"), scales[key], strict=True):
             column = f"{prefix}:{key}"
             signatures[column] = signatures[column].fillna(0.0) / 2.0**power
-    ignored: dict[str, int] = {}
-    if ignored_exprs:
-        counts = engine.to_pandas(journeys.aggregate(**ignored_exprs))
-        ignored = {k: int(counts[k].iloc[0] or 0) for k in ignored_exprs}
 
     waits = _waits(visits, engine)
-    # moves into a moment (a move into an outcome marker is mostly the same event
-    # marking both, and markers follow moments at one instant anyway)
-    tied = visits.filter(
-        (visits.gap == 0)
-        & (visits.placed == 0)
-        & (visits.to_code >= 0)
-        & (visits.to_code < 2 * n_moments)
-    )
-    ties = engine.to_pandas(tied.aggregate(n=tied.count(), cases=tied.case_id.nunique())).iloc[0]
-    order.tied_transitions = int(ties["n"] or 0)
-    order.tied_cases = int(ties["cases"] or 0)
 
     unmapped = (
         by_activity.loc[~is_marked, ["activity", "n"]]
@@ -471,12 +487,31 @@ def number_or_null(col: ibis.Value) -> tuple[ibis.FloatingValue, ibis.BooleanVal
         if col.type().is_numeric()
         else col.cast("string").strip().try_cast("float64")
     )
-    finite = y.notnull() & ~y.isnan() & ~y.isinf()
+    # y - y is 0 for a finite number and NaN for NaN and infinities, on every engine
+    # (Ibis compiles isinf() for Spark as FALSE, which let infinities through there)
+    finite = y.notnull() & ((y - y) == 0).fill_null(False)
     value = ibis.ifelse(finite, y, ibis.null("float64"))
-    return value, col.notnull() & ~finite
+    return value, present(col) & ~finite
 
 
-def _placed(
+def present(col: ibis.Value) -> ibis.BooleanValue:
+    """Whether a value is there (not NULL), NaN included, on every engine.
+
+    Ibis compiles ``notnull()`` of a float column for Spark as "neither NULL nor
+    NaN", so a NaN answer would pass for a blank there rather than an unreadable one.
+
+    Example:
+        >>> t = ibis.memtable({"s": ["1", "nan", None]})
+        >>> v = t.s.cast("float64")  # a NaN (a pandas NaN would become NULL)
+        >>> ibis.duckdb.connect().execute(t.select(p=present(v))).p.tolist()
+        [True, True, False]
+    """
+    if col.type().is_floating():
+        return col.notnull() | col.isnan().fill_null(False)
+    return col.notnull()
+
+
+def place_date_only(
     mapped: ibis.Table, date_only: list[str], engine: Engine
 ) -> tuple[ibis.Table, int, int]:
     """Mapped events with ``at``: the time they are ordered by.
@@ -514,7 +549,7 @@ def _placed(
     return table, int(counts["dated"] or 0), int(counts["moved"] or 0)
 
 
-def _time_breaks(
+def judge_time_rules(
     ev: ibis.Table, service: Service, engine: Engine
 ) -> tuple[ibis.Table, list[TimeBreaks]]:
     """The moments' events broken by a ``broken_if`` rule: (case_id, row, unit, late=1).
@@ -644,7 +679,7 @@ def _quartile_bins(
     return out
 
 
-def _packed_signatures(visits: ibis.Table, base: int) -> ibis.Table:
+def _packed_signatures(visits: ibis.Table, base: int, tie: ibis.BooleanValue) -> ibis.Table:
     """Per case, its visits as one sorted array of ``seq * base + code``.
 
     Sorting the packed numbers sorts the visits by their place in the case (an
@@ -654,7 +689,9 @@ def _packed_signatures(visits: ibis.Table, base: int) -> ibis.Table:
     :func:`_unpacked` rather than once per case.
     """
     packed = visits.seq.cast("int64") * base + visits.code.cast("int64")
-    return visits.group_by("case_id").aggregate(sig=packed.collect().sort())
+    return visits.group_by("case_id").aggregate(
+        sig=packed.collect().sort(), ties=tie.cast("int64").sum()
+    )
 
 
 def _unpacked(grouped: pa.Table, base: int) -> pd.DataFrame:
@@ -690,6 +727,11 @@ def _unpacked(grouped: pa.Table, base: int) -> pd.DataFrame:
 # events is resolved in the first ordered pass; a longer one by a second pass over
 # the visits of the cases that have one.
 _LOOK_AHEAD = 3
+# prefix of the per-group counts of unreadable values
+_UNREADABLE = "unreadable:"
+# the per-group counts of tied moves and of the cases with one
+_TIED_TRANSITIONS = "tied:transitions"
+_TIED_CASES = "tied:cases"
 _UNRESOLVED = -2
 
 
@@ -703,7 +745,7 @@ def _next_code(ahead: list[ibis.IntegerValue], n_moments: int) -> ibis.IntegerVa
 
     ``ahead[k]`` is ``8 * unit + 4 * placed + 2 * broken activity + broken`` of
     the event k + 1 places ahead (``placed``: a date-only event placed by the
-    model, see :func:`_placed`). The next visit starts with the next event and ends at
+    model, see :func:`place_date_only`). The next visit starts with the next event and ends at
     its first broken activity or before the unit changes; its state is
     2u + broken of that last event (an outcome marker is never broken). -1 is
     the end of the journey; ``_UNRESOLVED`` a next visit longer than the
@@ -755,7 +797,7 @@ def _waits(visits: ibis.Table, engine: Engine) -> pd.DataFrame:
     return out.sort_values(["from_code", "to_code"]).reset_index(drop=True)
 
 
-def _case_attributes(
+def case_attributes(
     events: ibis.Table,
     cases: ibis.Table | None,
     wanted: list[str],

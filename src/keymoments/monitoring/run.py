@@ -23,19 +23,18 @@ from pathlib import Path
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from keymoments.analysis import (
-    DataInput,
-    Progress,
-    _apply_filters,
-    _as_file,
-    _check_columns,
-    _memory,
-    _named,
-    _read_cases,
-    _require_mapped_events,
-    _resolve,
-)
+from keymoments.analysis import Progress
 from keymoments.data.engine import Engine, connect
+from keymoments.data.inputs import (
+    DataInput,
+    apply_filters,
+    as_file,
+    check_columns,
+    named_errors,
+    read_case_table,
+    require_mapped_events,
+    resolve_input,
+)
 from keymoments.data.readers import CaseTable, read_events
 from keymoments.errors import (
     DataError,
@@ -45,6 +44,7 @@ from keymoments.errors import (
     StatisticsWarning,
 )
 from keymoments.journey.fit import JourneyData
+from keymoments.journey.memory import memory_for
 from keymoments.model import Service, load_service
 from keymoments.monitoring.changes import change_moments, check_changes
 from keymoments.monitoring.key import WINDOWS, key_windows
@@ -116,8 +116,8 @@ def monitor(
         )
     eng = connect(engine)
     notify = progress or (lambda stage, done, total: None)
-    events_in = _resolve(service, events, "events")
-    cases_in = _resolve(service, cases, "cases")
+    events_in = resolve_input(service, events, "events")
+    cases_in = resolve_input(service, cases, "cases")
     if events_in is None:
         raise DataError(
             f"service {service.name!r}: no events given; pass --events FILE or name one "
@@ -134,28 +134,28 @@ def monitor(
         folder = Path(tmp)
         notify("read", 0, 2)
         events_path = (
-            _as_file(events_in, folder, "events")
+            as_file(events_in, folder, "events")
             if isinstance(events_in, pd.DataFrame)
             else Path(events_in)
         )
-        with _named(events_in, events_path, "<events DataFrame>"):
+        with named_errors(events_in, events_path, "<events DataFrame>"):
             log = read_events(events_path, columns=service.columns, engine=eng)
         if isinstance(events_in, pd.DataFrame):
             log.report.file = "<events DataFrame>"
         case_table: CaseTable | None = None
         if cases_in is not None:
             cases_path = (
-                _as_file(cases_in, folder, "cases")
+                as_file(cases_in, folder, "cases")
                 if isinstance(cases_in, pd.DataFrame)
                 else Path(cases_in)
             )
-            with _named(cases_in, cases_path, "<cases DataFrame>"):
-                case_table = _read_cases(service, cases_path, eng)
+            with named_errors(cases_in, cases_path, "<cases DataFrame>"):
+                case_table = read_case_table(service, cases_path, eng)
             if isinstance(cases_in, pd.DataFrame):
                 case_table.report.file = "<cases DataFrame>"
         notify("read", 2, 2)
-        _check_columns(service, log, case_table)
-        events_table, _ = _apply_filters(service, log, eng)
+        check_columns(service, log, case_table)
+        events_table, _ = apply_filters(service, log, eng)
         notify("periods", 0, 1)
         summaries = summarise_periods(
             events_table,
@@ -164,11 +164,11 @@ def monitor(
             cases=case_table.table if case_table else None,
             every=every,
         )
-        _require_mapped_events(summaries.cohorts, log)
+        require_mapped_events(summaries.cohorts, log)
         # the histories the chains remember, chosen once on every case as analyse does
         whole = JourneyData.from_summary(split_cohorts(summaries.cohorts))
         used_seed = service.analysis.seed if seed is None else seed
-        choice = _memory(service, whole, service.memory, used_seed)
+        choice = memory_for(service, whole, service.memory, used_seed)
         memory = tuple(service.moments.index(service.moment(m)) for m in choice.chosen)
         notify("periods", 1, 1)
         periods = period_axis(summaries)

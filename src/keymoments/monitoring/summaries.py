@@ -42,9 +42,9 @@ from keymoments.journey.states import StateSpace
 # The journey summaries' own pieces, so that a visit here is cut exactly as there.
 from keymoments.journey.summaries import (
     JourneySummary,
-    _mapping_table,
-    _placed,
-    _time_breaks,
+    judge_time_rules,
+    mapping_table,
+    place_date_only,
     summarise_journeys,
 )
 from keymoments.model import Segment, Service
@@ -104,7 +104,7 @@ def dated_visits(events: ibis.Table, service: Service, engine: Engine) -> ibis.T
     """
     space = StateSpace.from_service(service)
     n_moments = len(space.moments)
-    mapping_rows = _mapping_table(service, space)
+    mapping_rows = mapping_table(service, space)
     mapping = engine.from_arrow(mapping_rows, prefix="mapping")
     ev = events.select("case_id", "activity", "timestamp", "row")
     marked = sorted(set(mapping_rows["activity"].to_pylist()))
@@ -118,14 +118,14 @@ def dated_visits(events: ibis.Table, service: Service, engine: Engine) -> ibis.T
     date_only = sorted(by_activity.loc[~timed, "activity"].astype(str))
     mapped = ev.inner_join(mapping, "activity")
     if any(m.broken_if is not None for m in service.moments):
-        late, _ = _time_breaks(ev, service, engine)
+        late, _ = judge_time_rules(ev, service, engine)
         mapped = mapped.left_join(late, ["case_id", "row", "unit"]).select(
             *[mapped[c] for c in mapped.columns], late=late.late.fill_null(0)
         )
     else:
         mapped = mapped.mutate(late=ibis.literal(0, "int64"))
     if date_only and bool(timed.any()):
-        mapped, _, _ = _placed(mapped, date_only, engine)
+        mapped, _, _ = place_date_only(mapped, date_only, engine)
     else:
         mapped = mapped.mutate(at=mapped.timestamp)
     w = ibis.window(group_by=mapped.case_id, order_by=[mapped.at, mapped.unit, mapped.row])

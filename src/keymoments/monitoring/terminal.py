@@ -17,6 +17,7 @@ from rich.table import Table
 
 from keymoments.monitoring.spc import RULES
 from keymoments.monitoring.summaries import cohort_label
+from keymoments.report.markup import escape
 
 if TYPE_CHECKING:
     from keymoments.monitoring.changes import ChangeCheck
@@ -78,7 +79,7 @@ def _series_table(result: MonitorResult) -> Table:
             else "–"
         )
         table.add_row(
-            s.name if s.kind == "moment" else f"{s.name} ({s.measure})",
+            escape(s.name if s.kind == "moment" else f"{s.name} ({s.measure})"),
             c.kind,
             _value(s, c.centre),
             limits,
@@ -138,11 +139,19 @@ def _changes_table(result: MonitorResult) -> Table:
             if c.promised and oid in c.promised.get("outcomes", {}):
                 parts.append(f"promised {c.promised['outcomes'][oid] * scale:+.2f}")
             if parts:
-                lines.append(f"{o.label}: {', '.join(parts)}")
+                lines.append(escape(f"{o.label}: {', '.join(parts)}"))
         verdict = f"[{_VERDICT_STYLE[c.verdict]}]{c.verdict.replace('_', ' ')}[/]"
         if c.weeks_needed is not None:
             verdict += f"\n~{int(np.ceil(c.weeks_needed))} more weeks"
-        table.add_row(c.name, c.moment, moved, change, promised, "\n".join(lines) or "–", verdict)
+        table.add_row(
+            escape(c.name),
+            escape(c.moment),
+            moved,
+            escape(change),
+            promised,
+            "\n".join(lines) or "–",
+            verdict,
+        )
     return table
 
 
@@ -162,8 +171,8 @@ def _windows_table(result: MonitorResult) -> Table:
         table.add_row(
             w.label,
             f"{w.n_cases:,}",
-            ", ".join(names[m] for m in w.key.get("user", [])) or "none",
-            ", ".join(names[m] for m in w.key.get("provider", [])) or "none",
+            escape(", ".join(names[m] for m in w.key.get("user", [])) or "none"),
+            escape(", ".join(names[m] for m in w.key.get("provider", [])) or "none"),
             "" if w.complete else "cases still running",
         )
     return table
@@ -172,12 +181,13 @@ def _windows_table(result: MonitorResult) -> Table:
 def render_monitor(result: MonitorResult, console: Console) -> None:
     """Print the monitor: a headline, the measures with signals, changes, key moments."""
     head = [
-        f"[bold]{result.service.name}[/bold]",
+        f"[bold]{escape(result.service.name)}[/bold]",
         f"{result.n_cases:,} cases, {len(result.periods)} {result.every}s "
         f"({result.log_start:%Y-%m-%d} to {result.log_end:%Y-%m-%d})",
     ]
-    head += [change_sentence(c) for c in result.changes]
-    head += [n.text for n in result.key_notes]
+    # names from the model and the data: text, not rich markup
+    head += [escape(change_sentence(c)) for c in result.changes]
+    head += [escape(n.text) for n in result.key_notes]
     console.print(Panel("\n".join(head), expand=False))
     console.print(_series_table(result))
     if result.changes:
@@ -185,4 +195,4 @@ def render_monitor(result: MonitorResult, console: Console) -> None:
     if result.windows:
         console.print(_windows_table(result))
     for message in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)

@@ -14,6 +14,8 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
+from keymoments.report.markup import escape
+
 if TYPE_CHECKING:
     from keymoments.portfolio.results import Portfolio
 
@@ -68,14 +70,14 @@ def plan_table(portfolio: Portfolio) -> Table:
         table.add_column(col, justify="right" if right else "left")
     frame = portfolio.summary
     for row, r in zip(frame.itertuples(), portfolio.interventions, strict=True):
-        target = r.moment + (f" ({r.barrier})" if r.barrier else "")
+        target = escape(r.moment + (f" ({r.barrier})" if r.barrier else ""))
         if not r.usable:
             mark = "[dim]n/a[/dim]"
         else:
             mark = "[bold green]✓[/bold green]" if r.chosen else ""
         table.add_row(
             mark,
-            r.name,
+            escape(r.name),
             target,
             f"{r.effect:+.0%}",
             _money(r.cost),
@@ -94,14 +96,15 @@ def plan_panel(portfolio: Portfolio) -> Panel:
     best = "Best plan" if portfolio.proven else "Best plan found (not proven optimal)"
     lines = [
         f"[bold]{best}[/bold] ({'value' if portfolio.objective == 'value' else 'value − cost'}"
-        f", budget {budget}): [bold]{', '.join(plan.chosen) or 'nothing'}[/bold]",
+        f", budget {budget}): [bold]{escape(', '.join(plan.chosen)) or 'nothing'}[/bold]",
         f"Cost {_money(plan.cost)} a year; value {_money(plan.value)} a year "
         f"(user {_money(plan.by_perspective['user'])}, "
         f"provider {_money(plan.by_perspective['provider'])}); "
         f"ROI {_ratio(plan.roi)}; pays back in {_months(plan.payback_months)} months",
     ]
     gains = ", ".join(
-        f"{o} {_gain(g)} per case ({plan.per_year[o]:+,.0f} a year)" for o, g in plan.gain.items()
+        f"{escape(o)} {_gain(g)} per case ({plan.per_year[o]:+,.0f} a year)"
+        for o, g in plan.gain.items()
     )
     lines.append(f"Gains: {gains}")
     mc = portfolio.uncertainty
@@ -120,10 +123,10 @@ def plan_panel(portfolio: Portfolio) -> Panel:
     if portfolio.runner_up is not None:
         r = portfolio.runner_up
         lines.append(
-            f"Runner-up: {', '.join(r.chosen) or 'nothing'} "
+            f"Runner-up: {escape(', '.join(r.chosen)) or 'nothing'} "
             f"(value {_money(r.value)}, cost {_money(r.cost)})"
         )
-    return Panel("\n".join(lines), title=portfolio.title, title_align="left")
+    return Panel("\n".join(lines), title=escape(portfolio.title), title_align="left")
 
 
 def _frontier_table(portfolio: Portfolio) -> Table | None:
@@ -141,7 +144,7 @@ def _frontier_table(portfolio: Portfolio) -> Table | None:
     for r in best.itertuples():
         table.add_row(
             "★" if r.sweet_spot else "",
-            str(r.plan),
+            escape(str(r.plan)),
             _money(float(r.cost)),
             f"{float(r.user):,.4g}",
             f"{float(r.provider):,.4g}",
@@ -161,4 +164,4 @@ def render_plan(portfolio: Portfolio, console: Console | None = None) -> None:
         parts.append(frontier)
     console.print(Group(*parts))  # type: ignore[arg-type]
     for message in portfolio.notes:
-        console.print(f"[yellow]note:[/yellow] {message}", highlight=False)
+        console.print(f"[yellow]note:[/yellow] {escape(message)}", highlight=False)

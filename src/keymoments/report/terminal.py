@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from keymoments.report.markup import escape
 from keymoments.report.terminal_barriers import barrier_headline, barriers_table
 from keymoments.report.terminal_comments import comments_part
 from keymoments.report.terminal_drivers import drivers_tables
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
 
 __all__ = ["render_terminal"]
+
+# Every string that comes from the data, the model or a message goes to rich
+# through escape() (or as a Text): a name like "[/unknown]" is text, not markup.
 
 _QUADRANT_STYLE = {
     "sweet_spot": "bold green",
@@ -71,7 +75,7 @@ def _read_table(result: AnalysisResult) -> Table:
     unmapped = result.unmapped.head(6)
     if len(unmapped):
         pairs = zip(unmapped["activity"], unmapped["n"], strict=True)
-        listed = ", ".join(f"{a} ({n:,})" for a, n in pairs)
+        listed = ", ".join(f"{escape(str(a))} ({n:,})" for a, n in pairs)
         more = len(result.unmapped) - len(unmapped)
         table.caption = f"Activities in no moment: {listed}" + (
             f" and {more} more" if more > 0 else ""
@@ -81,7 +85,7 @@ def _read_table(result: AnalysisResult) -> Table:
         table.add_column(col, justify="right" if col in ("rows", "used", "set aside") else "left")
     for r in result.reports:
         reasons = ", ".join(f"{n:,} {why}" for why, n in r.set_aside.items()) or "0"
-        table.add_row(r.file, r.kind, f"{r.rows:,}", f"{r.used:,}", reasons)
+        table.add_row(escape(r.file), r.kind, f"{r.rows:,}", f"{r.used:,}", escape(reasons))
     return table
 
 
@@ -106,7 +110,7 @@ def _outcomes_table(result: AnalysisResult) -> Table:
             if k < len(result.model_mean_ci) and result.n_boot:
                 lo, hi = result.model_mean_ci[k]
                 cell += f" [{_pct(lo)}, {_pct(hi)}]" if as_pct else f" [{_num(lo)}, {_num(hi)}]"
-        table.add_row(o.label, o.perspective, shown, cell)
+        table.add_row(escape(o.label), o.perspective, shown, cell)
     return table
 
 
@@ -127,7 +131,7 @@ def _check_table(result: AnalysisResult) -> Table | Text | None:
         title_justify="left",
     )
     if result.memory is not None:
-        table.caption = result.memory.describe()
+        table.caption = escape(result.memory.describe())
         table.caption_justify = "left"
     for col in ("outcome", "group", "observed", "model"):
         table.add_column(col, justify="right" if col in ("observed", "model") else "left")
@@ -135,7 +139,7 @@ def _check_table(result: AnalysisResult) -> Table | Text | None:
         binary = result.service.outcome(r.outcome).kind == "binary"
         show = _pct if binary else _num
         model = f"{show(r.model)} [{show(r.ci[0])}, {show(r.ci[1])}]"
-        table.add_row(r.outcome, r.group, show(r.observed), model)
+        table.add_row(escape(r.outcome), escape(r.group), show(r.observed), model)
     return table
 
 
@@ -165,7 +169,9 @@ def _moments_table(result: AnalysisResult, *, intervals: bool = True) -> Table:
     table.add_column("breaks", justify="right")
     for o in result.service.outcomes:
         unit = "share" if o.kind == "binary" else "mean"
-        table.add_column(f"{o.id}\n{o.perspective}, {unit}", justify="right", overflow="fold")
+        table.add_column(
+            f"{escape(o.id)}\n{o.perspective}, {unit}", justify="right", overflow="fold"
+        )
         table.add_column("gear", justify="right")
     money = _money_perspectives(result)
     for p in money:
@@ -175,8 +181,8 @@ def _moments_table(result: AnalysisResult, *, intervals: bool = True) -> Table:
     table.add_column("quadrant")
     for m in result.moments:
         cells: list[str | Text] = [
-            m.stage,
-            m.name,
+            escape(m.stage),
+            escape(m.name),
             _pct(m.reach),
             _pct(m.break_rate) if m.breakable else "–",
         ]
@@ -238,10 +244,10 @@ def _after_break(result: AnalysisResult) -> Table | None:
         top = onward[0] if onward else None
         wait = top["median_hours"] if top else None
         table.add_row(
-            result.moment(mid).name,
+            escape(result.moment(mid).name),
             f"{ab.breaks:,}",
             *(_pct(ab.shares[k]) for k in ("retry", "back", "forward", "exit")),
-            f"{_state_name(result, top['to'])} ({_pct(top['share'])})" if top else "",
+            f"{escape(_state_name(result, top['to']))} ({_pct(top['share'])})" if top else "",
             _hours(wait),
         )
     return table
@@ -344,4 +350,4 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
 
         console.print(plan_panel(result.portfolio))
     for message in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)

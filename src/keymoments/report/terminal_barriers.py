@@ -16,6 +16,8 @@ import numpy as np
 from rich import box
 from rich.table import Table
 
+from keymoments.report.markup import escape
+
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
 
@@ -96,8 +98,8 @@ def barriers_table(result: AnalysisResult) -> Table | None:
     names = {m.moment: m.name for m in barriers.moments}
     for e in barriers.estimates:
         cells = [
-            names.get(e.moment, e.moment),
-            e.name + (" (said)" if e.source == "comments" else ""),
+            escape(names.get(e.moment, e.moment)),
+            escape(e.name + (" (said)" if e.source == "comments" else "")),
             _pct(e.prevalence),
             _pct(e.holders_break_rate),
             _pct(e.others_break_rate),
@@ -113,7 +115,7 @@ def barriers_table(result: AnalysisResult) -> Table | None:
         table.add_row(*cells, style="bold" if drives else None)
     notes = []
     for m in barriers.moments:
-        note = f"{m.name}: {m.n_used:,} of {m.n_reached:,} cases that reached it"
+        note = f"{escape(m.name)}: {m.n_used:,} of {m.n_reached:,} cases that reached it"
         if m.n_set_aside:
             note += f" ({m.n_set_aside:,} set aside for missing or unreadable answers)"
         if m.attributable_fraction is not None:

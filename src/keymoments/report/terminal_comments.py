@@ -18,6 +18,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from keymoments.report.markup import escape
+
 if TYPE_CHECKING:
     from keymoments.experience.comments.results import CommentResults
     from keymoments.result import AnalysisResult
@@ -60,12 +62,12 @@ def comments_table(said: CommentResults, moments: list[str] | None = None) -> Ta
         lo, hi = t.sentiment.ci
         interval = "" if lo is None or hi is None else f" [{_score(lo)}, {_score(hi)}]"
         table.add_row(
-            names.get(t.moment, t.moment),
-            t.name,
+            escape(names.get(t.moment, t.moment)),
+            escape(t.name),
             f"{t.count:,}",
             _pct(t.share),
             _score(t.sentiment.mean) + interval,
-            "\n".join(_quote(q.text) for q in t.quotes[:2]),
+            escape("\n".join(_quote(q.text) for q in t.quotes[:2])),
         )
     notes = []
     for s in said.sources:
@@ -80,7 +82,9 @@ def comments_table(said: CommentResults, moments: list[str] | None = None) -> Ta
         if s.sampled < s.answered:
             note += f" (sentiment and quotes from {s.sampled:,} of them, evenly spaced)"
         notes.append(note)
-    table.caption = "\n".join(notes) + "\npersonal data (e-mails, phones, NHS numbers...) masked"
+    table.caption = (
+        escape("\n".join(notes)) + "\npersonal data (e-mails, phones, NHS numbers...) masked"
+    )
     table.caption_justify = "left"
     return table
 
@@ -97,8 +101,8 @@ def suggestions_table(said: CommentResults) -> Table:
     for s in said.suggestions:
         table.add_row(
             _pct(s.share),
-            ", ".join(s.terms[:6]),
-            "\n".join(_quote(e) for e in s.examples[:2]),
+            escape(", ".join(s.terms[:6])),
+            escape("\n".join(_quote(e) for e in s.examples[:2])),
             Text(s.codebook_yaml),
         )
     return table

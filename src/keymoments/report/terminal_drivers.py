@@ -14,6 +14,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from keymoments.report.markup import escape
+
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
 
@@ -44,7 +46,7 @@ def drivers_tables(result: AnalysisResult) -> list[Table]:
             table = Table(
                 box=box.SIMPLE_HEAD,
                 title=(
-                    f"What drives {label}: R² {d.r2:.2f} {_ci(*d.r2_ci, '{:.2f}')}, "
+                    f"What drives {escape(label)}: R² {d.r2:.2f} {_ci(*d.r2_ci, '{:.2f}')}, "
                     f"{d.n:,} respondents, LMG {how}, missing ratings: {d.missing} "
                     f"[{pct}% intervals]"
                 ),
@@ -59,7 +61,7 @@ def drivers_tables(result: AnalysisResult) -> list[Table]:
             for j in order:
                 fig, ci = d.figures, d.intervals
                 table.add_row(
-                    d.names[j],
+                    escape(d.names[j]),
                     f"{fig['importance'][j]:.3f}\n"
                     f"{_ci(ci['importance'][0, j], ci['importance'][1, j])}",
                     f"{fig['importance'][j] / d.r2:.0%}" if d.r2 > 0 else "",
@@ -73,7 +75,8 @@ def drivers_tables(result: AnalysisResult) -> list[Table]:
             diffs = [x for x in drivers.differences.get(oid, []) if x["p_value"] < 0.05]
             if diffs:
                 table.caption = "Differs between segments (p < 0.05): " + "; ".join(
-                    f"{result.service.moment(x['moment']).label}: {x['a']} vs {x['b']} "
+                    f"{escape(result.service.moment(x['moment']).label)}: "
+                    f"{escape(str(x['a']))} vs {escape(str(x['b']))} "
                     f"{x['difference']:+.3f}"
                     for x in diffs[:6]
                 )
@@ -90,15 +93,15 @@ def drivers_tables(result: AnalysisResult) -> list[Table]:
             table.add_column(col, justify="right" if col in ("mean", "answered") else "left")
         for j in range(len(emotion.moments)):
             table.add_row(
-                emotion.stages[j],
-                emotion.names[j],
+                escape(emotion.stages[j]),
+                escape(emotion.names[j]),
                 f"{emotion.mean[j]:.2f}",
                 _ci(emotion.ci[0, j], emotion.ci[1, j], "{:.2f}"),
                 f"{int(emotion.answered[j]):,}",
                 Text("dip", style="bold red") if emotion.dips[j] else "",
             )
         checks = [
-            f"{result.service.outcome(o).label}: {p.verdict.replace('_', '–')} "
+            f"{escape(result.service.outcome(o).label)}: {p.verdict.replace('_', '–')} "
             f"(R² worst+last {p.r2_peak_end:.2f} vs average {p.r2_average:.2f}, "
             f"difference {_ci(*p.ci, '{:+.2f}')})"
             for o, p in emotion.peak_end.items()

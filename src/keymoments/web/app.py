@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -26,9 +28,15 @@ from starlette.requests import Request
 from keymoments import __version__
 from keymoments.errors import DataError, KeymomentsError, ModelError
 from keymoments.web.jobs import Jobs
-from keymoments.web.middleware import JsonSuffix, SecurityHeaders, TokenGate
+from keymoments.web.middleware import (
+    BodyLimit,
+    FailedLogins,
+    JsonSuffix,
+    SecurityHeaders,
+    TokenGate,
+)
 from keymoments.web.render import templates, wants_json
-from keymoments.web.settings import DEFAULT_MAX_UPLOAD_MB, WebSettings
+from keymoments.web.settings import DEFAULT_MAX_UPLOAD_MB, WebSettings, check_token
 from keymoments.web.store import Busy, NotFound, Store, is_disk_full
 from keymoments.web.uploads import TooLarge
 
@@ -100,9 +108,39 @@ def _error_response(request: Request, exc: BaseException) -> Response:
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"status": status, "kind": kind, "message": message},
+        {"status": status, "kind": kind, "message": message, "back": _back_link(request)},
         status_code=status,
     )
+
+
+_PARENT = re.compile(r"^/(workspaces|runs)/[0-9a-f]{12}")
+
+
+def _back_link(request: Request) -> str | None:
+    """Where the error page's "Go back" leads: the page the request came from.
+
+    A plain link (the page's policy runs no inline script, so ``history.back()``
+    cannot work): the ``Referer`` when it is a page of this server, else the
+    workspace or run the failed address belongs to.
+
+    Example:
+        >>> from starlette.requests import Request
+        >>> scope = {"type": "http", "method": "POST", "path": "/workspaces/0123456789ab/uploads",
+        ...          "headers": [(b"host", b"km.local")], "query_string": b""}
+        >>> _back_link(Request(scope))
+        '/workspaces/0123456789ab'
+    """
+    referer = request.headers.get("referer", "")
+    if referer:
+        parts = urlsplit(referer)
+        same = parts.netloc == request.headers.get("host", "")
+        path = parts.path or "/"
+        if same and path.startswith("/") and not path.startswith("//") and "\\" not in path:
+            return path + (f"?{parts.query}" if parts.query else "")
+    found = _PARENT.match(request.url.path)
+    if found and found.group(0) != request.url.path:
+        return found.group(0)
+    return None
 
 
 def create_app(
@@ -119,7 +157,9 @@ def create_app(
     Args:
         data_dir: where workspaces, uploads, runs and results are kept (made if missing).
         token: when given, every request needs it (``Authorization: Bearer`` or the
-            login page's cookie); needed on any address but loopback.
+            login page's cookie); needed on any address but loopback, and at least 16
+            characters (:func:`~keymoments.web.settings.check_token`). Addresses that
+            keep sending wrong ones are made to wait (429).
         max_upload_bytes: larger uploads get 413 with a message saying the limit.
         workers: how many analyses may run at once (each in its own process).
         allowed_hosts: when given, requests whose ``Host`` is not one of these get 400;
@@ -138,6 +178,8 @@ def create_app(
     cfg = settings or WebSettings(
         data_dir=Path(data_dir), token=token, max_upload_bytes=max_upload_bytes, workers=workers
     )
+    if cfg.token is not None:
+        check_token(cfg.token)  # before anything is made on disk
     store = Store(cfg.data_dir)
     interrupted = store.fail_interrupted()
     if interrupted:
@@ -161,12 +203,13 @@ def create_app(
         "service, run the analysis, browse and download the results. Every page answers "
         "JSON with a `.json` suffix or `Accept: application/json`.",
         lifespan=lifespan,
-        docs_url="/api",
+        docs_url=None,  # /api is ours: Swagger UI from the package, not a CDN
         redoc_url=None,
     )
     app.state.settings = cfg
     app.state.store = store
     app.state.jobs = jobs
+    app.state.failed_logins = FailedLogins()  # shared by the token check and the login page
 
     # OSError here too: a full disk answers 507 with its own message
     for exc_class in (
@@ -192,10 +235,11 @@ def create_app(
 
     # the last added runs first: security headers on every answer (the token
     # gate's and the host check's refusals too), then the suffix is stripped
-    # before the token check sees the path
+    # before the token check sees the path; bodies are bounded once the token is
+    app.add_middleware(BodyLimit, upload_limit=cfg.max_upload_bytes)
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
-    app.add_middleware(TokenGate, token=cfg.token)
+    app.add_middleware(TokenGate, token=cfg.token, failures=app.state.failed_logins)
     app.add_middleware(JsonSuffix)
     app.add_middleware(SecurityHeaders)
     return app

@@ -2,8 +2,9 @@
 
 A cell starting with ``=``, ``+``, ``-`` or ``@`` would run as a formula when
 the file is opened in a spreadsheet; such text gets a leading ``'``, the rule
-the set-aside CSV already follows (:func:`keymoments.data.readers.neutralise_text`).
-Numbers are left as numbers: a negative number is not a formula.
+every CSV keymoments writes follows (:mod:`keymoments.data.writing`, which the
+command line's ``--csv`` uses too). Numbers are left as numbers: a negative
+number is not a formula.
 
 Example:
     >>> import pandas as pd
@@ -13,36 +14,16 @@ Example:
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from keymoments.data.readers import neutralise_text
+from keymoments.data.writing import csv_text, safe_frame
 from keymoments.result import json_safe
 from keymoments.web.store import atomic_write
 
 __all__ = ["csv_text", "frame_records", "safe_frame", "write_safe_csv"]
-
-
-def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells (and column names) cannot run as formulas."""
-    out = frame.copy()
-    out.columns = [neutralise_text(str(c)) for c in out.columns]
-    for col in out.columns:
-        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
-            out[col] = out[col].map(lambda v: neutralise_text(v) if isinstance(v, str) else v)
-    return out
-
-
-def csv_text(frame: pd.DataFrame) -> str:
-    """The neutralised frame as CSV text."""
-    buf = io.StringIO()
-    # CRLF ends a row (RFC 4180), so a CR inside a cell is quoted like a newline
-    # (with "\n" alone a bare CR would start a new row in a spreadsheet)
-    safe_frame(frame).to_csv(buf, index=False, lineterminator="\r\n")
-    return buf.getvalue()
 
 
 def write_safe_csv(frame: pd.DataFrame, path: Path) -> Path:

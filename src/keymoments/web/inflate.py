@@ -3,7 +3,11 @@
 A ``.csv.gz`` of a few kilobytes can unpack to terabytes (a "zip bomb"), and an
 ``.xlsx`` is a zip archive too. The upload limit counts the bytes sent; this
 module counts the bytes a reader would get, by unpacking the file once in
-chunks (memory stays flat) and stopping as soon as it crosses the bound:
+chunks (memory stays flat) and stopping as soon as it crosses the bound. A
+Parquet file compresses inside (a column of one value repeated 100 million
+times takes a few kilobytes); its footer says how many values it holds, and
+the engine holds at least :data:`PARQUET_VALUE_BYTES` bytes for each while it
+reads, so that is the size checked, without decoding anything:
 
 - at most :data:`INFLATE_FACTOR` times the upload limit in all, and
 - beyond :data:`RATIO_FLOOR` bytes, at most :data:`MAX_RATIO` times the
@@ -32,6 +36,7 @@ from keymoments.web.uploads import TooLarge, format_size
 __all__ = [
     "INFLATE_FACTOR",
     "MAX_RATIO",
+    "PARQUET_VALUE_BYTES",
     "RATIO_FLOOR",
     "Inflated",
     "check_unpacked",
@@ -40,6 +45,8 @@ __all__ = [
 
 INFLATE_FACTOR = 10
 MAX_RATIO = 200
+# What the engine holds for one decoded value at least (DuckDB's string is 16 bytes).
+PARQUET_VALUE_BYTES = 16
 RATIO_FLOOR = 100 * 2**20
 _CHUNK = 2**20
 
@@ -95,6 +102,11 @@ def unpacked_size(path: Path, suffix: str, *, limit: int, name: str | None = Non
         if suffix.endswith(".gz"):
             with gzip.open(path, "rb") as fh:
                 return _count(fh, packed, limit)
+        if suffix in (".parquet", ".pq"):
+            total = _parquet_decoded(path)
+            if total > _bound(packed, limit, total):
+                raise _Over(total)
+            return total
         if suffix == ".xlsx":
             total = 0
             with zipfile.ZipFile(path) as archive:
@@ -107,17 +119,34 @@ def unpacked_size(path: Path, suffix: str, *, limit: int, name: str | None = Non
     return None
 
 
+def _parquet_decoded(path: Path) -> int:
+    """What reading a Parquet file takes at least, from its footer alone."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(path)
+    by_values = meta.num_rows * max(meta.num_columns, 1) * PARQUET_VALUE_BYTES
+    plain = sum(
+        meta.row_group(i).column(j).total_uncompressed_size
+        for i in range(meta.num_row_groups)
+        for j in range(meta.num_columns)
+    )
+    return max(by_values, plain)
+
+
 def check_unpacked(path: Path, suffix: str, *, limit: int, name: str) -> None:
     """Refuse a compressed upload that unpacks too far, or that cannot be unpacked.
 
     Raises :class:`Inflated` (413) or :class:`~keymoments.errors.DataError` (422).
     """
+    import pyarrow as pa
+
     from keymoments.errors import DataError
 
     try:
         unpacked_size(path, suffix, limit=limit, name=name)
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-        kind = "gzip" if suffix.endswith(".gz") else "Excel (zip)"
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, pa.ArrowException) as exc:
+        kinds = {".xlsx": "Excel (zip)", ".parquet": "Parquet", ".pq": "Parquet"}
+        kind = "gzip" if suffix.endswith(".gz") else kinds.get(suffix, suffix)
         raise DataError(
             f"{name}: not a readable {kind} file ({exc}); is it complete? upload it again"
         ) from None

@@ -4,7 +4,9 @@
 ``python -m keymoments.web.worker RUN_DIR``, reads its progress lines into the
 database (what the status endpoint returns) and records how it ended. On
 start-up, runs a previous server left queued or running are marked failed,
-with a message saying to run them again.
+with a message saying to run them again. A queued or running analysis can be
+cancelled (:meth:`Jobs.cancel`): its process is stopped, whatever it had
+written is removed, and the run is marked ``cancelled``.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from keymoments.web.store import Run, Store, Upload
 
-__all__ = ["STAGE_LABELS", "Jobs", "exit_message"]
+__all__ = ["CANCELLED_MESSAGE", "STAGE_LABELS", "Jobs", "exit_message"]
 
 log = logging.getLogger("keymoments.web")
+
+CANCELLED_MESSAGE = "cancelled before it finished; nothing was kept. Run it again when ready"
 
 STAGE_LABELS = {
     "": "Waiting for a free worker",
@@ -67,6 +72,7 @@ class Jobs:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keymoments-run")
         self._procs: dict[str, subprocess.Popen[str]] = {}
+        self._cancelled: set[str] = set()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -89,9 +95,33 @@ class Jobs:
         self.store.write_json(self.store.run_dir(run) / "job.json", job)
         self._pool.submit(self._work, run)
 
+    def cancel(self, run_id: str) -> bool:
+        """Stop a queued or running analysis; False if it had already ended.
+
+        A queued run never starts; a running one's process is terminated (it
+        runs nothing that must finish: results are written only at its end, each
+        atomically) and whatever it wrote is removed.
+        """
+        run = self.store.run(run_id)
+        if run.status not in ("queued", "running"):
+            return False
+        with self._lock:
+            self._cancelled.add(run.id)
+            proc = self._procs.get(run.id)
+        if proc is None:
+            # queued, or not started yet: _work and _run look at the mark first
+            self.store.update_run(run.id, status="cancelled", message=CANCELLED_MESSAGE)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+        return True
+
     def _work(self, run: Run) -> None:
         if self._closed:
             return
+        with self._lock:
+            if run.id in self._cancelled:
+                return
         try:
             self._run(run)
         except Exception as exc:  # a thread dying quietly would leave the run "running"
@@ -126,6 +156,10 @@ class Jobs:
             )
         with self._lock:
             self._procs[run.id] = proc
+            stop = run.id in self._cancelled  # cancelled while it was starting
+        if stop:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
         ended: dict[str, str] = {}
         last = 0.0
         assert proc.stdout is not None
@@ -152,8 +186,13 @@ class Jobs:
             stderr = ""
         with self._lock:
             self._procs.pop(run.id, None)
+            cancelled = run.id in self._cancelled
         if self._closed:
             return  # the server is stopping; start-up will mark it interrupted
+        if cancelled:
+            _remove_outputs(run_dir)
+            self.store.update_run(run.id, status="cancelled", message=CANCELLED_MESSAGE)
+            return
         if ended.get("status") == "done" and code == 0:
             self.store.update_run(run.id, status="done", stage="done", message="")
         else:
@@ -173,3 +212,13 @@ class Jobs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _remove_outputs(run_dir: Path) -> None:
+    """What a cancelled run wrote (results, half-written temporary files): none is kept."""
+    from keymoments.web.worker import OUTPUTS
+
+    for path in run_dir.iterdir():
+        if path.name in OUTPUTS or path.name.startswith(".tmp-"):
+            with contextlib.suppress(OSError):
+                path.unlink()

@@ -44,12 +44,16 @@ def file_columns(path: Path) -> list[str]:
     return []
 
 
+# The most of a JSON Lines file's first line looked at for its keys.
+_FIRST_LINE_BYTES = 1 << 20
+
+
 def _json_keys(path: Path) -> list[str]:
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        first = fh.readline().strip()
+    with path.open("rb") as fh:
+        first = fh.readline(_FIRST_LINE_BYTES).decode("utf-8", "replace").strip()
     try:
         doc = json.loads(first.lstrip("[").rstrip(","))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, cut short, or nested thousands deep
         return []
     return [str(k) for k in doc] if isinstance(doc, dict) else []
 
@@ -57,6 +61,9 @@ def _json_keys(path: Path) -> list[str]:
 def _xlsx_header(path: Path) -> list[str]:
     import openpyxl
 
+    from keymoments.data.tables import refuse_declared_entities
+
+    refuse_declared_entities(path)  # DataError: the upload is refused, as analyse would
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception:
@@ -65,6 +72,8 @@ def _xlsx_header(path: Path) -> list[str]:
         for values in book.worksheets[0].iter_rows(values_only=True):
             if any(v not in (None, "") for v in values):
                 return [str(v).strip() for v in values if v not in (None, "")]
+    except Exception:  # a damaged sheet: the reader says why when it is analysed
+        return []
     finally:
         book.close()
     return []

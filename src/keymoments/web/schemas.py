@@ -66,6 +66,9 @@ class IndexOut(BaseModel):
 
     version: str
     workspaces: list[WorkspaceOut]
+    page: int = 1  # this page of the list (50 workspaces a page, newest first)
+    pages: int = 1
+    total: int = 0  # workspaces in all
 
 
 class ModelOut(BaseModel):

@@ -58,7 +58,7 @@ ID_PATTERN = r"^[0-9a-f]{12}$"
 _ID = re.compile(ID_PATTERN)
 
 UploadKind = Literal["events", "cases"]
-RunStatus = Literal["queued", "running", "done", "failed"]
+RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS workspaces (
@@ -302,10 +302,17 @@ class Store:
         )
         return ws
 
-    def workspaces(self) -> list[Workspace]:
-        """Every workspace, newest first."""
-        rows = self._rows("SELECT * FROM workspaces ORDER BY created DESC, rowid DESC")
+    def workspaces(self, *, limit: int | None = None, offset: int = 0) -> list[Workspace]:
+        """The workspaces, newest first (``limit`` of them from ``offset``: a page)."""
+        rows = self._rows(
+            "SELECT * FROM workspaces ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?",
+            (-1 if limit is None else limit, offset),
+        )
         return [Workspace(**dict(r)) for r in rows]
+
+    def count_workspaces(self) -> int:
+        """How many workspaces there are."""
+        return int(self._rows("SELECT count(*) AS n FROM workspaces")[0]["n"])
 
     def workspace(self, workspace_id: str) -> Workspace:
         """One workspace (``NotFound`` if there is none)."""
@@ -424,7 +431,7 @@ class Store:
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
-        if fields.get("status") in ("done", "failed"):
+        if fields.get("status") in ("done", "failed", "cancelled"):
             fields.setdefault("finished", _now())
         cols = ", ".join(f"{k} = ?" for k in fields)
         self._exec(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))

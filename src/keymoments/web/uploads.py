@@ -1,4 +1,4 @@
-"""Receiving an uploaded file: streamed to disk in chunks, with a size limit.
+"""Receiving request bodies: an uploaded file streamed to disk, JSON, every part bounded.
 
 Starlette's own form parsing would spool the whole file to the system's
 temporary folder before the handler could check its size, so the multipart
@@ -8,6 +8,13 @@ temporary file in the workspace's uploads folder, which is renamed to its
 final, server-chosen name only once the file is complete. Memory use does not
 grow with the file; an upload over the limit stops as soon as it crosses it.
 
+Everything else in a form is bounded too: the text fields together (1 MB),
+each part's headers, and the number of parts, so a request of endless text
+fields cannot fill the server's memory. A body that ends before the form's
+closing boundary (a dropped connection, a client that stopped) is refused, not
+stored as half a file; a body that is not a well-formed form, or JSON that
+does not parse, is the sender's mistake (a 4xx with a message), never a 500.
+
 The uploaded file's name is kept as text to display; only its extension,
 looked up in a fixed list, decides the stored name's suffix (the readers
 recognise formats by it).
@@ -16,19 +23,29 @@ recognise formats by it).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from keymoments.errors import DataError
 from keymoments.web.store import check_disk_fault
 
-__all__ = ["ALLOWED_SUFFIXES", "ReceivedForm", "TooLarge", "receive_form", "stored_suffix"]
+__all__ = [
+    "ALLOWED_SUFFIXES",
+    "FIELDS_LIMIT",
+    "ReceivedForm",
+    "TooLarge",
+    "json_body",
+    "receive_form",
+    "stored_suffix",
+]
 
 # The formats the readers know (DESIGN.md), compressed or not.
 ALLOWED_SUFFIXES = (
@@ -47,16 +64,27 @@ ALLOWED_SUFFIXES = (
 )
 
 
-class TooLarge(Exception):
-    """The request body is over the upload limit."""
+# The text fields of one form together (a model's YAML is under 1 MB), the bytes
+# of one part's headers, and the parts of one form: no honest form comes near them.
+FIELDS_LIMIT = 2**20
+_HEADER_LIMIT = 16 * 1024
+_PARTS_LIMIT = 100
 
-    def __init__(self, limit: int) -> None:
+
+class TooLarge(Exception):
+    """The request body (or part of it) is over its limit."""
+
+    def __init__(self, limit: int, what: str | None = None) -> None:
         self.limit = limit
-        super().__init__(
-            f"the upload is larger than this server's limit of {format_size(limit)}; "
-            "split or compress the file (.csv.gz is read directly), or restart the "
-            "server with a larger --max-upload"
-        )
+        if what is None:
+            message = (
+                f"the upload is larger than this server's limit of {format_size(limit)}; "
+                "split or compress the file (.csv.gz is read directly), or restart the "
+                "server with a larger --max-upload"
+            )
+        else:
+            message = f"{what} is larger than this server's limit of {format_size(limit)}"
+        super().__init__(message)
 
 
 def format_size(n: float) -> str:
@@ -117,6 +145,7 @@ class ReceivedForm:
     file_name: str | None = None
     file_path: Path | None = None
     size: int = 0
+    complete: bool = False  # the closing boundary arrived
 
     def discard(self) -> None:
         """Remove the received file (when it will not be kept)."""
@@ -129,7 +158,9 @@ async def receive_form(request: Request, folder: Path, *, limit: int) -> Receive
     """Parse a ``multipart/form-data`` body; the file part goes to a temp file in ``folder``.
 
     Raises :class:`TooLarge` past ``limit`` bytes (the declared length is checked
-    first, then what actually arrives), ``DataError`` for a body that is not a form.
+    first, then what actually arrives) or past the bounds on text fields and
+    headers; ``DataError`` for a body that is not a well-formed form, or that
+    ends before the form's closing boundary (nothing is kept of it).
     """
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -140,14 +171,26 @@ async def receive_form(request: Request, folder: Path, *, limit: int) -> Receive
     form = ReceivedForm()
     part = _Part()
     out: list[IO[bytes]] = []
+    counts = {"parts": 0, "text": 0, "headers": 0}
 
     def on_part_begin() -> None:
         part.reset()
+        counts["parts"] += 1
+        counts["headers"] = 0
+        if counts["parts"] > _PARTS_LIMIT:
+            raise DataError(f"the form has more than {_PARTS_LIMIT} parts; send one file")
+
+    def count_header(n: int) -> None:
+        counts["headers"] += n
+        if counts["headers"] > _HEADER_LIMIT:
+            raise TooLarge(_HEADER_LIMIT, "a form part's headers")
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
+        count_header(end - start)
         part.header_field += data[start:end]
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
+        count_header(end - start)
         part.header_value += data[start:end]
 
     def on_header_end() -> None:
@@ -177,13 +220,20 @@ async def receive_form(request: Request, folder: Path, *, limit: int) -> Receive
             check_disk_fault(form.file_path or folder)
             out[0].write(data[start:end])
         else:
+            counts["text"] += end - start
+            if counts["text"] > FIELDS_LIMIT:
+                raise DataError(
+                    f"the form's text fields are over {format_size(FIELDS_LIMIT)} together "
+                    f"(at field {part.name[:100]!r}); upload large text as a file"
+                )
             part.value += data[start:end]
-            if len(part.value) > 1_000_000:
-                raise DataError(f"form field {part.name!r} is over 1 MB; upload it as a file")
 
     def on_part_end() -> None:
         if not part.is_file:
             form.fields[part.name] = part.value.decode("utf-8", "replace")
+
+    def on_end() -> None:
+        form.complete = True
 
     parser = MultipartParser(
         params[b"boundary"],
@@ -195,12 +245,27 @@ async def receive_form(request: Request, folder: Path, *, limit: int) -> Receive
             "on_header_value": on_header_value,
             "on_header_end": on_header_end,
             "on_headers_finished": on_headers_finished,
+            "on_end": on_end,
         },
     )
     try:
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
+        if not form.complete:
+            raise DataError(
+                "the upload ended before the form's closing boundary: the file arrived "
+                "incomplete (the connection dropped, or the sender stopped); nothing was "
+                "kept, send it again"
+            )
+    except FormParserError as exc:
+        for fh in out:
+            fh.close()
+        form.discard()
+        raise DataError(
+            f"the request is not a well-formed form upload ({exc}); send the file as "
+            "multipart/form-data, as a browser or curl -F does"
+        ) from None
     except BaseException:
         for fh in out:
             fh.close()
@@ -209,3 +274,22 @@ async def receive_form(request: Request, folder: Path, *, limit: int) -> Receive
     for fh in out:
         fh.close()
     return form
+
+
+async def json_body(request: Request) -> object:
+    """The request's JSON body; ``DataError`` (422) when it is not JSON, never a 500.
+
+    NaN and infinities are refused (JSON has none), and so is nesting deep
+    enough to exhaust Python's parser. The body's size is bounded before this
+    reads it (:class:`~keymoments.web.middleware.BodyLimit`).
+    """
+    raw = await request.body()
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        return json.loads(raw, parse_constant=refuse)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"the request body is not valid JSON ({first})") from None

@@ -1,4 +1,5 @@
-"""Static files shipped in the package: the app's CSS and JS, and the report's Vega JS.
+"""Static files shipped in the package: the app's CSS and JS, the report's Vega JS, and
+Swagger UI for the API page (``/api``), so no page loads anything from elsewhere.
 
 Served from a table of names made at import time, so no part of a request
 is ever turned into a path: an unknown name is simply not in the table.
@@ -9,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
+from starlette.requests import Request
 
 from keymoments.web.store import NotFound
 
@@ -45,3 +47,11 @@ def asset(name: str) -> FileResponse:
     return FileResponse(
         path, media_type=_TYPES[path.suffix], headers={"cache-control": "max-age=3600"}
     )
+
+
+@router.get("/api")
+def api_page(request: Request) -> Response:
+    """The API described by ``/openapi.json``, drawn by the shipped Swagger UI."""
+    from keymoments.web.render import templates  # render imports this module
+
+    return templates.TemplateResponse(request, "api.html", {})

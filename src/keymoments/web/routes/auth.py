@@ -8,7 +8,12 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 from starlette.requests import Request
 
-from keymoments.web.middleware import SESSION_COOKIE, session_value
+from keymoments.web.middleware import (
+    SESSION_COOKIE,
+    client_address,
+    session_value,
+    wait_message,
+)
 from keymoments.web.render import templates
 
 __all__ = ["router"]
@@ -40,13 +45,28 @@ async def login(request: Request) -> Response:
     target = _safe_next(str(form.get("next", "/")))
     if token is None:
         return RedirectResponse(target, status_code=303)
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    failures = request.app.state.failed_logins
+    client = client_address(request.scope)
+    wait = failures.wait(client)
+    if wait == 0 and not hmac.compare_digest(given.strip().encode(), token.encode()):
+        wait = failures.failed(client)
+        if wait == 0:
+            return templates.TemplateResponse(
+                request,
+                "login.html",
+                {"next": target, "error": "That is not this server's token."},
+                status_code=401,
+            )
+    if wait > 0:  # locked out: the token sent is not even compared
+        seconds = str(max(1, round(wait)))
         return templates.TemplateResponse(
             request,
             "login.html",
-            {"next": target, "error": "That is not this server's token."},
-            status_code=401,
+            {"next": target, "error": f"{wait_message(wait).capitalize()}."},
+            status_code=429,
+            headers={"retry-after": seconds},
         )
+    failures.succeeded(client)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 import threading
 from collections import OrderedDict
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from keymoments.errors import DataError, KeymomentsError
@@ -20,6 +22,7 @@ from keymoments.web.render import page, wants_json
 from keymoments.web.routes.workspaces import run_out
 from keymoments.web.schemas import PlanOut, RunOut
 from keymoments.web.store import ID_PATTERN, NotFound, Run, Store, atomic_write
+from keymoments.web.uploads import json_body
 from keymoments.web.worker import SECTIONS, optional
 
 __all__ = ["router"]
@@ -129,6 +132,18 @@ def retry(request: Request, run_id: RunId) -> Response:
     )
     if wants_json(request):
         return page(request, "", run_out(run), status_code=201)
+    return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+@router.post("/runs/{run_id}/cancel", response_model=RunOut)
+def cancel(request: Request, run_id: RunId) -> Response:
+    """Stop a queued or running analysis (nothing it wrote is kept); a run that has
+    already ended is left as it is."""
+    store = _store(request)
+    run = store.run(run_id)
+    request.app.state.jobs.cancel(run.id)
+    if wants_json(request):
+        return page(request, "", run_out(store.run(run.id)))
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
 
@@ -291,14 +306,17 @@ def _number(fields: dict[str, str], key: str, what: str) -> float | None:
     if not raw:
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise DataError(f"{what} {raw!r}: expected a number") from None
+    if not math.isfinite(value):  # nan, inf and 1e999 all parse as floats
+        raise DataError(f"{what} {raw!r}: expected a finite number")
+    return value
 
 
 async def _fields(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
+        body = await json_body(request)
         if not isinstance(body, dict):
             raise DataError("expected a JSON object")
         single = {k: str(v) for k, v in body.items() if not isinstance(v, list | dict)}
@@ -348,9 +366,22 @@ async def what_if(request: Request, run_id: RunId) -> Response:
     in percent). JSON: ``{"intervention": [...], "break_rate": {"MOMENT": 12.5}}``.
     """
     store = _store(request)
-    run, _ = _finished(store, run_id)
+    run, _ = await run_in_threadpool(_finished, store, run_id)
     fn = _portfolio("what_if")
     single, lists = await _fields(request)
+    # everything below may take seconds (re-running the analysis when its stored
+    # result is gone): off the event loop, so other pages keep answering
+    return await run_in_threadpool(_what_if, request, store, run, fn, single, lists)
+
+
+def _what_if(
+    request: Request,
+    store: Store,
+    run: Run,
+    fn: Any,
+    single: dict[str, str],
+    lists: dict[str, list[str]],
+) -> Response:
     service = parse_service(run.model_yaml, file="service.yaml")
     known = [i.id for i in service.interventions]
     chosen = lists.get("intervention", [])
@@ -367,11 +398,7 @@ async def what_if(request: Request, run_id: RunId) -> Response:
                 raise DataError(f"break rate of {m.id!r} {value}: give a percentage, 0 to 100")
             rates[m.id] = value / 100
     result = _result(store, run)
-    from starlette.concurrency import run_in_threadpool
-
-    outcome = await run_in_threadpool(
-        fn, result, interventions=tuple(chosen), break_rates=rates or None
-    )
+    outcome = fn(result, interventions=tuple(chosen), break_rates=rates or None)
     return _plan_page(request, run, _plan_out(run, "what_if", outcome), _plots(outcome, ("plot",)))
 
 
@@ -384,26 +411,27 @@ async def plan(request: Request, run_id: RunId) -> Response:
     the Monte Carlo spread; default on).
     """
     store = _store(request)
-    run, _ = _finished(store, run_id)
+    run, _ = await run_in_threadpool(_finished, store, run_id)
     fn = _portfolio("optimise")
     single, lists = await _fields(request)
     budget = _number(single, "budget", "budget")
     objective = single.get("objective", "value") or "value"
     uncertainty = single.get("uncertainty", "on").lower() not in ("off", "false", "0", "no")
-    result = _result(store, run)
-    from starlette.concurrency import run_in_threadpool
 
-    outcome = await run_in_threadpool(
-        fn,
-        result,
-        budget=budget,
-        objective=objective,
-        include=tuple(lists.get("include", [])),
-        exclude=tuple(lists.get("exclude", [])),
-        uncertainty=uncertainty,
-    )
-    charts = _plots(outcome, ("plot", "plot_frontier"))
-    return _plan_page(request, run, _plan_out(run, "plan", outcome), charts)
+    def work() -> Response:  # seconds of work: off the event loop
+        result = _result(store, run)
+        outcome = fn(
+            result,
+            budget=budget,
+            objective=objective,
+            include=tuple(lists.get("include", [])),
+            exclude=tuple(lists.get("exclude", [])),
+            uncertainty=uncertainty,
+        )
+        charts = _plots(outcome, ("plot", "plot_frontier"))
+        return _plan_page(request, run, _plan_out(run, "plan", outcome), charts)
+
+    return await run_in_threadpool(work)
 
 
 def _plots(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +24,7 @@ from keymoments.web.preview import file_columns
 from keymoments.web.render import page, wants_json
 from keymoments.web.schemas import IndexOut, ModelOut, RunOut, UploadOut, WorkspaceOut
 from keymoments.web.store import ID_PATTERN, NotFound, Run, Store, Upload, Workspace, new_id
-from keymoments.web.uploads import receive_form, stored_suffix
+from keymoments.web.uploads import json_body, receive_form, stored_suffix
 
 __all__ = ["router", "run_out", "workspace_out"]
 
@@ -31,6 +32,8 @@ router = APIRouter(tags=["workspaces"])
 WorkspaceId = Annotated[str, PathParam(pattern=ID_PATTERN, description="A workspace id.")]
 _HTML: dict[str, Any] = {"content": {"text/html": {}}}
 _MODEL_TEXT_LIMIT = 1_000_000
+# Workspaces on one page of the list: the page stays quick with hundreds of them.
+PAGE_SIZE = 50
 
 
 def _store(request: Request) -> Store:
@@ -92,8 +95,15 @@ def model_error(ws: Workspace) -> str | None:
     """The model loader's message for the saved model, or None when it loads."""
     if not ws.model_yaml:
         return None
+    return _model_error(ws.model_yaml)
+
+
+@functools.lru_cache(maxsize=512)
+def _model_error(text: str) -> str | None:
+    # the same text always gives the same answer; validating it takes milliseconds,
+    # which a list of hundreds of workspaces would pay on every view
     try:
-        parse_service(ws.model_yaml, file="service.yaml")
+        parse_service(text, file="service.yaml")
     except ModelError as exc:
         return str(exc)
     return None
@@ -124,12 +134,18 @@ def workspace_out(store: Store, ws: Workspace, *, detail: bool = True) -> Worksp
 
 
 @router.get("/", response_model=IndexOut, responses={200: _HTML})
-def index(request: Request) -> Response:
-    """Every workspace, and a form to make a new one."""
+def index(request: Request, page_number: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
+    """The workspaces, newest first, 50 a page (``?page=2`` for the next), and a form."""
     store = _store(request)
+    total = store.count_workspaces()
+    pages = max(1, -(-total // PAGE_SIZE))
+    shown = store.workspaces(limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE)
     data = IndexOut(
         version=__version__,
-        workspaces=[workspace_out(store, ws, detail=False) for ws in store.workspaces()],
+        workspaces=[workspace_out(store, ws, detail=False) for ws in shown],
+        page=page_number,
+        pages=pages,
+        total=total,
     )
     return page(request, "index.html", data)
 
@@ -138,7 +154,7 @@ def index(request: Request) -> Response:
 async def create_workspace(request: Request) -> Response:
     """Make a workspace (form or JSON field ``name``)."""
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
+        body = await json_body(request)
         name = str(body.get("name", "")) if isinstance(body, dict) else ""
     else:
         form = await request.form()
@@ -225,6 +241,9 @@ async def upload(request: Request, workspace_id: WorkspaceId) -> Response:
         # the name as uploaded, never the server's path or stored name
         shown = str(exc).replace(str(target), form.file_name).replace(target.name, form.file_name)
         raise DataError(shown) from None
+    except BaseException:
+        target.unlink(missing_ok=True)  # a file nobody lists would stay until a restart
+        raise
     try:
         up = store.add_upload(ws.id, kind, form.file_name, target, form.size)
     except BaseException:
@@ -356,7 +375,7 @@ async def start_run(request: Request, workspace_id: WorkspaceId) -> Response:
     store = _store(request)
     ws = store.workspace(workspace_id)
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
+        body = await json_body(request)
         fields = {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
     else:
         fields = {k: str(v) for k, v in (await request.form()).items()}

@@ -11,7 +11,7 @@
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (r) { return r.json(); })
         .then(function (run) {
-          if (run.status === "done" || run.status === "failed") {
+          if (run.status !== "queued" && run.status !== "running") {
             window.location.reload();
             return;
           }
