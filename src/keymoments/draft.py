@@ -32,7 +32,8 @@ import yaml
 from keymoments.data.activities import profile_activities
 from keymoments.data.columns import guess_columns
 from keymoments.data.engine import Engine, connect
-from keymoments.data.readers import ReadReport, peek, read_cases, read_events
+from keymoments.data.peek import peek
+from keymoments.data.readers import ReadReport, read_cases, read_events
 from keymoments.errors import DataError
 from keymoments.model import ColumnMap, parse_service
 

@@ -39,7 +39,7 @@ def analyse(
         "duckdb",
         "--engine",
         # help is rich markup: the extra's bracket is escaped to show as typed
-        help="Query engine: duckdb, or spark (pip install 'keymoments\\[spark]').",
+        help="Query engine: duckdb, or spark (pip install 'keymoments[spark]').",
     ),
     spark_master: str | None = typer.Option(
         None,

@@ -35,7 +35,6 @@ from pathlib import Path
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-import pandas as pd
 import pyarrow as pa
 
 from keymoments.data.columns import resolve_column
@@ -53,7 +52,6 @@ __all__ = [
     "EventLog",
     "ReadReport",
     "neutralise_text",
-    "peek",
     "read_cases",
     "read_events",
     "write_set_aside",
@@ -458,27 +456,6 @@ def _check_repeated_headers(name: str, sniffed: Sniffed, keys: dict[str, str]) -
 
 def _file_name(path: Path) -> str:
     return path.name
-
-
-def peek(path: str | Path, *, engine: Engine, rows: int = 2000) -> pd.DataFrame:
-    """The first ``rows`` rows of a file as read, every source column, nothing parsed.
-
-    For looking at a file whose key columns are not known yet (``keymoments init``).
-
-    Example:
-        >>> from keymoments.data.engine import connect
-        >>> peek("tests/data/running-example.xes", engine=connect(), rows=2).shape[0]
-        2
-    """
-    p = Path(path)
-    name = _file_name(p)
-    sniffed = sniff(p)
-    with tempfile.TemporaryDirectory(prefix="keymoments-") as tmp:
-        source = _open(p, sniffed, engine, Path(tmp))
-        table = source.table
-        keep = [c for c in table.columns if c not in (_ROW, "__km_malformed")]
-        with _engine_errors(name, _FORMAT_LABEL[sniffed.format], engine):
-            return engine.to_pandas(table.select(*keep).limit(rows))
 
 
 # -- events -----------------------------------------------------------------------
