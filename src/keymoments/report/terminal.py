@@ -7,7 +7,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from rich import box
@@ -278,8 +277,8 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     """Print the analysis: data read, the moments table, the key moments' after-break paths."""
     if console is None:
         console = Console()
-    if not console.is_terminal and console.width < 170 and "COLUMNS" not in os.environ:
-        # logs and CI: wide enough for every column (COLUMNS, when set, is obeyed)
+    if not console.is_terminal and console.width < 170:
+        # logs and CI: wide enough for every column
         console = Console(width=170, file=console.file)
     keys_u = ", ".join(result.moment(m).name for m in result.key_moments("user")) or "none"
     keys_p = ", ".join(result.moment(m).name for m in result.key_moments("provider")) or "none"
