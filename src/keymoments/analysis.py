@@ -66,7 +66,7 @@ from keymoments.experience.survey import (
     case_columns_from_events,
     measure_experience,
 )
-from keymoments.gearing import Impacts, estimate_impacts, outcome_scale
+from keymoments.gearing import ChainDraws, Impacts, Listeners, estimate_impacts, outcome_scale
 from keymoments.journey.after_break import after_break
 from keymoments.journey.check import CheckRow, ModelCheck
 from keymoments.journey.fit import JourneyData
@@ -224,13 +224,15 @@ def analyse(
         )
         # the model check reads the bootstrap's own draws, as they are evaluated
         check = ModelCheck(data, service)
+        # and the plan's Monte Carlo reads its chains
+        chain_draws = ChainDraws(data, service)
         impacts = estimate_impacts(
             data,
             service,
             n_boot=bootstrap,
             seed=used_seed,
             progress=lambda done, total: notify("bootstrap", done, total),
-            listener=check,
+            listener=Listeners(check, chain_draws),
         )
         _warn_about_estimates(service, impacts)
         _warn_about_model_means(service, data, impacts)
@@ -262,6 +264,7 @@ def analyse(
         result = _assemble(analysed, summary, data, impacts, reports, eng)
         result.memory = choice
         result.model_check = checks
+        result.chain_draws = chain_draws.chains
         result.seed = used_seed
         if barrier_data is not None:
             result.barriers = estimate_barriers(

@@ -40,15 +40,26 @@ import numpy as np
 from numpy.typing import NDArray
 
 from keymoments.journey.fit import (
+    ChainSet,
     Evaluation,
+    FittedChains,
     JourneyData,
     evaluate,
     evaluate_many,
+    fit_chains_many,
     reward_sums,
 )
 from keymoments.model import PERSPECTIVES, Perspective, Service
 
-__all__ = ["Impacts", "PerspectiveImpact", "bootstrap", "estimate_impacts", "gearing_of"]
+__all__ = [
+    "ChainDraws",
+    "Impacts",
+    "Listeners",
+    "PerspectiveImpact",
+    "bootstrap",
+    "estimate_impacts",
+    "gearing_of",
+]
 
 Array = NDArray[np.float64]
 Progress = Callable[[int, int], None]
@@ -102,6 +113,61 @@ class DrawBlock:
     y_sums: dict[str, Array]
     y_counts: dict[str, Array]
     evaluations: list[Evaluation]
+
+
+class ChainDraws:
+    """Keeps the fitted chains of the first ``limit`` bootstrap draws, as they are made.
+
+    A :class:`BlockListener`: each block's row weights, value-column sums and
+    fitted rewards become :class:`~keymoments.journey.fit.FittedChains`
+    (:func:`~keymoments.journey.fit.fit_chains_many`), so whatever needs the
+    chain's uncertainty later (the plan's Monte Carlo) reads the analysis' own
+    draws and never refits from the data.
+    """
+
+    # the chains kept take at most this much memory (a chain with memory over several
+    # segments and outcome views can take megabytes; the Monte Carlo shares what it gets)
+    MAX_BYTES = 256 * 2**20
+
+    def __init__(self, data: JourneyData, service: Service, limit: int = 100) -> None:
+        views = len(ChainSet.of(data, service, whole=True).chains) + 1  # and the whole chain
+        per_draw = views * len(data.segments) * data.n_from * data.n_to * 8
+        self.data, self.service = data, service
+        self.limit = min(limit, max(1, self.MAX_BYTES // max(per_draw, 1)))
+        self.chains: list[FittedChains] = []
+
+    def start(self, point: Evaluation) -> None:
+        """Nothing to keep of the point estimate (the analysis keeps its chain)."""
+
+    def add(self, draws: DrawBlock) -> None:
+        """Keep the chains of this block's draws, up to the limit."""
+        take = self.limit - len(self.chains)
+        if take <= 0:
+            return
+        self.chains += fit_chains_many(
+            self.data,
+            self.service,
+            draws.weights[:take],
+            money={k: v[:take] for k, v in draws.money.items()},
+            rewards=[e.rewards for e in draws.evaluations[:take]],
+        )
+
+
+class Listeners:
+    """Several :class:`BlockListener` reading the same draws, in turn."""
+
+    def __init__(self, *listeners: BlockListener) -> None:
+        self.listeners = listeners
+
+    def start(self, point: Evaluation) -> None:
+        """Give each listener the point estimate."""
+        for listener in self.listeners:
+            listener.start(point)
+
+    def add(self, draws: DrawBlock) -> None:
+        """Give each listener the block of draws."""
+        for listener in self.listeners:
+            listener.add(draws)
 
 
 def bootstrap(

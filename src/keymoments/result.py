@@ -152,6 +152,9 @@ class AnalysisResult:
     # the best plan under the budget (keymoments.portfolio), when the model has interventions
     portfolio: Any = None
     _journey: JourneyData | None = field(default=None, repr=False)
+    # the fitted chains of the first bootstrap draws (at most 100): the plan's Monte Carlo
+    # reads these, never refits the chains from the data
+    chain_draws: list[Any] = field(default_factory=list, repr=False)
     # survey sections (issue 3): None when no moment carries a rating
     drivers: Drivers | None = None
     emotion: Emotion | None = None

@@ -22,6 +22,7 @@ __all__ = [
     "journeys",
     "model_documents",
     "mutated",
+    "plan_contexts",
     "services",
 ]
 
@@ -339,3 +340,138 @@ def model_documents() -> st.SearchStrategy[Any]:
         },
     )
     return st.one_of(tree, rooted)
+
+
+@st.composite
+def plan_contexts(
+    draw: st.DrawFn,
+    *,
+    moments: tuple[int, int] = (15, 25),
+    interventions: tuple[int, int] = (5, 40),
+    max_plans: int = 3000,
+) -> Any:
+    """A random service ready to plan for (a :class:`~keymoments.portfolio.PlanContext`).
+
+    Moments in one line, each with retries, going back and leaving; one to three
+    segments; a binary outcome ``won`` that some winners reach again (they come
+    back to the start) and a numeric money outcome ``revenue`` (one per unit,
+    rewards per visit of either sign), each counted as money or not; interventions
+    spread over the moments (several on one moment now and then, a few that
+    raise the break rate); a budget that leaves at most ``max_plans`` affordable
+    plans, so brute force stays cheap.
+    """
+    import numpy as np
+
+    from keymoments.journey.fit import FittedChains
+    from keymoments.model import Service
+    from keymoments.portfolio.chain import ChainModel
+    from keymoments.portfolio.context import PlanContext, Valuation
+    from keymoments.portfolio.interventions import candidates
+
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    M = draw(st.integers(*moments))
+    n_iv = draw(st.integers(*interventions))
+    money = draw(st.sampled_from(["both", "won", "revenue"]))
+    G = draw(st.integers(1, 3))
+    repeat = draw(st.booleans())
+    ids = [f"m{i}" for i in range(M)]
+    ivs: list[dict[str, Any]] = []
+    for j in range(n_iv):
+        raise_it = rng.random() < 0.1
+        effect = float(rng.uniform(0.05, 0.5) if raise_it else -rng.uniform(0.1, 0.9))
+        ivs.append(
+            {
+                "id": f"iv{j}",
+                "moment": ids[int(rng.integers(0, M))],
+                "effect": round(effect, 3),
+                "cost": float(rng.integers(1, 20) * 1000),
+            }
+        )
+    costs = sorted(float(iv["cost"]) for iv in ivs)
+    budget = float(sum(costs[: max(1, n_iv // 3)]))
+    while _affordable(costs, budget, max_plans + 1) > max_plans:
+        budget *= 0.8
+    service = Service.model_validate(
+        {
+            "version": 1,
+            "name": f"random {seed}",
+            "volume": 10_000,
+            "budget": round(budget, 2),
+            "moments": [{"id": m, "reached": [f"{m}_ok"], "broken": [f"{m}_bad"]} for m in ids],
+            "outcomes": [
+                {
+                    "id": "won",
+                    "perspective": "provider",
+                    "reached": ["won"],
+                    **({"value": 40} if money != "revenue" else {}),
+                },
+                {
+                    "id": "revenue",
+                    "perspective": "provider",
+                    "column": "revenue",
+                    **({"value": 1} if money != "won" else {}),
+                },
+            ],
+            "interventions": ivs,
+        }
+    )
+    S = 2 * M + 1
+    won, done, exit_ = 2 * M, S, S + 1
+    probs = np.zeros((G, 1 + S, S + 2))
+    for g in range(G):
+        brk = rng.uniform(0.02, 0.4, M)
+
+        def arrive(k: int, brk: Any = brk) -> Any:
+            out = np.zeros(S + 2)
+            if k >= M:
+                out[won], out[exit_] = 0.9, 0.1
+            else:
+                out[2 * k], out[2 * k + 1] = 1 - brk[k], brk[k]
+            return out
+
+        probs[g, 0] = arrive(0)
+        for m in range(M):
+            probs[g, 1 + 2 * m] = 0.97 * arrive(m + 1)
+            probs[g, 1 + 2 * m, exit_] += 0.03
+            retry = rng.uniform(0, 0.35)
+            back = rng.uniform(0, 0.2) if m else 0.0
+            leave = rng.uniform(0.05, 0.4)
+            row = retry * arrive(m) + back * arrive(max(m - 2, 0))
+            row += (1 - retry - back - leave) * arrive(m + 1)
+            row[exit_] += leave
+            probs[g, 2 + 2 * m] = row
+        if repeat:
+            probs[g, 1 + won] = 0.25 * arrive(0)
+            probs[g, 1 + won, done] = 0.75
+        else:
+            probs[g, 1 + won, done] = 1.0
+    rewards = np.zeros((G, S))
+    rewards[:, 0 : 2 * M : 2] = rng.uniform(-2.0, 8.0, (G, M))
+    rewards[:, 1 : 2 * M : 2] = rng.uniform(-12.0, 1.0, (G, M))
+    weights = rng.dirichlet(np.ones(G) * 3)
+    fitted = FittedChains(probs, weights, {"revenue": rewards}, {"revenue": rng.uniform(20, 60, G)})
+    return PlanContext(
+        service=service,
+        chain=ChainModel(service, fitted),
+        candidates=candidates(service, volume=10_000),
+        valuation=Valuation.of(service, volume=10_000),
+        barrier_models={},
+        volume_from_data=False,
+    )
+
+
+def _affordable(costs: list[float], budget: float, stop: int) -> int:
+    """How many subsets of ``costs`` (sorted) fit ``budget``, counting up to ``stop``."""
+    count = 0
+
+    def walk(start: int, left: float) -> None:
+        nonlocal count
+        count += 1
+        for i in range(start, len(costs)):
+            if costs[i] > left or count >= stop:
+                return
+            walk(i + 1, left - costs[i])
+
+    walk(0, budget)
+    return count

@@ -128,3 +128,39 @@ def test_segment_difference_is_detected_only_where_planted() -> None:
     row = next(r for r in d.to_dict()["overall"] if r["moment"] == "m0")
     assert set(row["by_segment"]) == {"a", "b"}
     assert row["segment_differences"][0]["a"] == "a"
+
+
+def _one_draw_at_a_time(sums, n_rows, k, s):  # type: ignore[no-untyped-def]
+    """The bootstrap before draws were batched: one estimate, one LMG, per draw."""
+    from keymoments.experience import drivers
+
+    return [drivers._estimate(row, k, n, s) for row, n in zip(sums, n_rows, strict=True)]
+
+
+@pytest.mark.parametrize("missing", ["pairwise", "listwise"])
+def test_batched_bootstrap_gives_the_per_draw_figures(
+    planted20, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """LMG of all draws at once: every interval, R² and class agreement as one draw at a time."""
+    from keymoments.experience import drivers
+
+    frame, _ = planted20
+    rng = np.random.default_rng(8)
+    holes = frame.iloc[:3000].copy()
+    for j in range(20):
+        holes.loc[rng.random(len(holes)) < 0.1, f"r{j}"] = np.nan
+    summary = summarise(holes, service_for(20))
+    with pytest.warns(MissingRatingsWarning):
+        batched = measure_drivers(summary, n_boot=60, seed=4, missing=missing)  # type: ignore[arg-type]
+    monkeypatch.setattr(drivers, "_estimate_many", _one_draw_at_a_time)
+    with pytest.warns(MissingRatingsWarning):
+        single = measure_drivers(summary, n_boot=60, seed=4, missing=missing)  # type: ignore[arg-type]
+    assert batched is not None and single is not None
+    a, b = batched.outcomes["overall"], single.outcomes["overall"]
+    assert a.exact and len(a.moments) == 20
+    for f in a.figures:
+        np.testing.assert_allclose(a.figures[f], b.figures[f], rtol=0, atol=1e-9, err_msg=f)
+        np.testing.assert_allclose(a.intervals[f], b.intervals[f], rtol=0, atol=1e-9, err_msg=f)
+    assert a.r2_ci == pytest.approx(b.r2_ci, abs=1e-9)
+    np.testing.assert_array_equal(a.class_agreement, b.class_agreement)
+    assert a.classes == b.classes

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keymoments.experience.shapley import lmg
+from keymoments.experience.shapley import lmg, lmg_many
 from keymoments.experience.weights import companion_metrics, relative_weights
 
 DATA = Path(__file__).parents[1] / "data" / "validation"
@@ -39,6 +39,25 @@ def test_a1_lmg_on_swiss(a1: dict, swiss: pd.DataFrame) -> None:
     for name, share in zip(predictors, fit.shares, strict=True):
         assert share == pytest.approx(expected["lmg"][name], abs=TOL), name
     assert [predictors[i] for i in np.argsort(-fit.shares)] == expected["lmg_rank"]
+
+
+def test_a1_lmg_on_swiss_among_many_draws(a1: dict, swiss: pd.DataFrame) -> None:
+    """The walk shared by many matrices (the bootstrap's) gives each its published shares."""
+    predictors = [c for c in swiss.columns if c != "Fertility"]
+    corr = _corr(swiss, predictors, "Fertility")
+    rng = np.random.default_rng(0)
+    others = [
+        _corr(swiss.sample(len(swiss), replace=True, random_state=rng), predictors, "Fertility")
+        for _ in range(6)
+    ]
+    fits = lmg_many([*others[:3], corr, *others[3:]])
+    fit = fits[3]
+    assert fit.exact
+    assert fit.r2 == pytest.approx(a1["expected"]["R2"], abs=TOL)
+    for name, share in zip(predictors, fit.shares, strict=True):
+        assert share == pytest.approx(a1["expected"]["lmg"][name], abs=TOL), name
+    for other, fit in zip(others, [*fits[:3], *fits[4:]], strict=True):
+        np.testing.assert_allclose(fit.shares, lmg(other).shares, rtol=0, atol=1e-13)
 
 
 def test_a1_companion_metrics(a1: dict, swiss: pd.DataFrame) -> None:

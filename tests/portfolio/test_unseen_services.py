@@ -33,7 +33,7 @@ def test_the_true_optimum_is_unique_by_five_percent(unseen) -> None:
 
 def test_chosen_set_is_the_true_optimum(unseen) -> None:
     u, result = unseen
-    plan = optimise(result, uncertainty=False)
+    plan = optimise(result, objective="value", uncertainty=False)
     assert tuple(sorted(plan.chosen)) == u.best
     assert plan.cost <= u.budget
 
@@ -42,7 +42,7 @@ def test_program_matches_brute_force_on_the_fitted_chain(unseen) -> None:
     u, result = unseen
     ctx = PlanContext.of(result)
     ranked = brute_force(ctx.chain, u.service, u.budget)
-    plan = optimise(result, uncertainty=False)
+    plan = optimise(result, objective="value", uncertainty=False)
     assert tuple(sorted(plan.chosen)) == tuple(sorted(ranked[0][1]))
     assert plan.value == pytest.approx(ranked[0][0], rel=1e-9)
     assert plan.runner_up is not None
@@ -51,7 +51,7 @@ def test_program_matches_brute_force_on_the_fitted_chain(unseen) -> None:
 
 def test_gains_within_15_percent_of_the_planted_truth(unseen) -> None:
     u, result = unseen
-    plan = optimise(result, uncertainty=False)
+    plan = optimise(result, objective="value", uncertainty=False)
     cands = candidates(u.service, volume=10_000)
     chosen = [i for i, c in enumerate(cands) if c.id in plan.chosen]
     f = factors_of(chosen, cands, u.chain.n_moments)

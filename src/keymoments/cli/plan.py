@@ -30,7 +30,10 @@ def plan(
         None, "--budget", min=0, help="Most the plan may cost a year (default: the model's)."
     ),
     objective: str = typer.Option(
-        "value", "--objective", help="value (money a year) or net (value minus cost)."
+        "net",
+        "--objective",
+        help="net (value minus cost a year, the default) or value (money a year within the "
+        "budget, whatever it costs).",
     ),
     weight: str | None = typer.Option(
         None,

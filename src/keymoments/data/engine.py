@@ -580,21 +580,28 @@ def _spark_session(threads: int | None, master: str | None, remote: bool) -> Any
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("keymoments")
+    # Spark's console progress bars ([Stage 3:====>  (1 + 2) / 4]) would flood the
+    # terminal under keymoments' own progress; Connect applies the session's SQL
+    # settings and passes the rest to a server it starts itself (SPARK_REMOTE=local)
+    settings = {
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+    }
     if not remote:
         cores = threads or os.cpu_count() or 1
         builder = builder.master(master or f"local[{cores}]")
         local = (master or "local").startswith("local")
-        settings = {
+        settings |= {
             "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
-            "spark.sql.session.timeZone": "UTC",
             "spark.sql.execution.arrow.pyspark.enabled": "true",
-            # a session on one machine: few shuffle partitions, merged by AQE anyway
-            "spark.sql.shuffle.partitions": str(max(4, 2 * cores)) if local else "200",
             "spark.driver.memory": os.environ.get("KEYMOMENTS_SPARK_DRIVER_MEMORY", "2g"),
         }
-        for key, value in settings.items():
-            builder = builder.config(key, value)
+        if local:
+            # a session on one machine: few shuffle partitions, merged by AQE anyway;
+            # a cluster keeps its own (spark-defaults.conf, else Spark's 200)
+            settings["spark.sql.shuffle.partitions"] = str(max(4, 2 * cores))
+    for key, value in settings.items():
+        builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
     except Exception as exc:

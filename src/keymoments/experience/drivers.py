@@ -65,7 +65,7 @@ from keymoments.experience.penalty_reward import (
 from keymoments.experience.ratings import RatingSummary
 from keymoments.experience.reached import missing_message
 from keymoments.experience.resample import Resampler, products_matrix
-from keymoments.experience.shapley import DEFAULT_EXACT_LIMIT, lmg
+from keymoments.experience.shapley import DEFAULT_EXACT_LIMIT, LMGFit, lmg_many
 from keymoments.experience.weights import relative_weights
 
 if TYPE_CHECKING:
@@ -403,8 +403,14 @@ def _correlation(packed: np.ndarray, k: int, missing: Missing) -> Any:
     )
 
 
-def _estimate(sums: np.ndarray, k: int, n_rows: int, s: _Settings) -> dict[str, Any] | None:
-    """Every figure from the weighted sums of :func:`_sum_features` (packed one after another)."""
+def _estimate(
+    sums: np.ndarray, k: int, n_rows: int, s: _Settings, *, importance: bool = True
+) -> dict[str, Any] | None:
+    """Every figure from the weighted sums of :func:`_sum_features` (packed one after another).
+
+    Without ``importance`` the LMG shares are left for the caller, who
+    decomposes many draws' ``corr`` matrices at once (:func:`_estimate_many`).
+    """
     corr_width = 1 + (k + 1) * (1 if s.missing == "listwise" else 3)
     design_width = 2 + 3 * k
     a = corr_width * (corr_width + 1) // 2
@@ -412,22 +418,44 @@ def _estimate(sums: np.ndarray, k: int, n_rows: int, s: _Settings) -> dict[str, 
     corr = _correlation(sums[:a], k, s.missing)
     if not np.all(np.isfinite(corr.matrix)):
         return None
-    fit = lmg(corr.matrix, exact_limit=s.exact_limit, samples=s.samples, seed=s.seed)
     pr = penalty_reward_from_sums(products_matrix(sums[a:b], design_width), n_rows, s.cuts)
     answered, totals = sums[b : b + k], sums[b + k : b + 2 * k]
     with np.errstate(invalid="ignore", divide="ignore"):
         performance = totals / answered
-    return {
-        "importance": fit.shares,
+    out = {
+        "corr": corr.matrix,
         "relative_weight": relative_weights(corr.matrix),
         "penalty": pr.penalty,
         "reward": pr.reward,
         "performance": performance,
-        "r2": fit.r2,
-        "fit": fit,
         "repaired": corr.repaired,
         "n_used": corr.n_used,
     }
+    if importance:
+        # the draws' kernel for the point too: one compiled walk loaded, not two
+        fits = lmg_many([corr.matrix], exact_limit=s.exact_limit, samples=s.samples, seed=s.seed)
+        _add_importance(out, fits[0])
+    return out
+
+
+def _add_importance(est: dict[str, Any], fit: LMGFit) -> None:
+    est["importance"] = fit.shares
+    est["r2"] = fit.r2
+    est["fit"] = fit
+
+
+def _estimate_many(
+    sums: np.ndarray, n_rows: list[int], k: int, s: _Settings
+) -> list[dict[str, Any] | None]:
+    """:func:`_estimate` of many draws (one row of ``sums`` each), LMG of all of them at once."""
+    out = [_estimate(row, k, n, s, importance=False) for row, n in zip(sums, n_rows, strict=True)]
+    valid = [est for est in out if est is not None]
+    fits = lmg_many(
+        [est["corr"] for est in valid], exact_limit=s.exact_limit, samples=s.samples, seed=s.seed
+    )
+    for est, fit in zip(valid, fits, strict=True):
+        _add_importance(est, fit)
+    return out
 
 
 def _usable(x: np.ndarray, y: np.ndarray, w: np.ndarray, missing: Missing) -> list[int]:
@@ -519,8 +547,10 @@ def _fit_one(
     for start in range(0, n_boot, _DRAWS_AT_ONCE):
         draws = resampler.draw_weights(min(_DRAWS_AT_ONCE, n_boot - start), rng)
         # every draw's sums in one matrix product; units drawn stand in for distinct rows
-        for draw, sums in zip(draws, draws @ units, strict=True):
-            est = _estimate(sums, k, int(np.count_nonzero(draw)), local)
+        estimates = _estimate_many(
+            draws @ units, [int(np.count_nonzero(d)) for d in draws], k, local
+        )
+        for est in estimates:
             tick()
             if est is None:
                 continue

@@ -113,9 +113,15 @@ def summarise_ratings(
     bad = engine.to_pandas(cases.aggregate(**checks)) if checks else None
     grouped = table.group_by([*names, "__km_segment"]).aggregate(n=table.count())
     frame = engine.to_pandas(grouped)
-    if len(frame):
-        frame = frame.sort_values([*names, "__km_segment"], na_position="last")
     values = frame[names].to_numpy(dtype=np.float64) if names else np.zeros((len(frame), 0))
+    if len(frame):
+        # patterns in the order of their answers (missing last), then of their segment: the
+        # order the bootstrap deals them in. np.lexsort puts NaN last and takes its keys last
+        # first; pandas' sort_values on 22 columns took 28 s of 500,000 near-unique patterns
+        _, segment_rank = np.unique(frame["__km_segment"].astype(str), return_inverse=True)
+        order = np.lexsort([segment_rank, *values.T[::-1]])
+        frame = frame.iloc[order]
+        values = values[order]
     non_numeric: dict[str, int] = {}
     if bad is not None:
         for i, col in enumerate(columns):

@@ -56,6 +56,7 @@ __all__ = [
     "evaluate",
     "evaluate_many",
     "fit_chains",
+    "fit_chains_many",
     "reward_sums",
 ]
 
@@ -762,6 +763,54 @@ def fit_chains(
         money_scale=scales,
         space=data.space,
     )
+
+
+def fit_chains_many(
+    data: JourneyData,
+    service: Service,
+    weights: Array,
+    *,
+    money: dict[str, Array],
+    rewards: list[dict[str, tuple[Array, Array]]],
+) -> list[FittedChains]:
+    """:func:`fit_chains` for many weightings at once (draws × rows): the bootstrap's chains.
+
+    ``money`` holds each value column's sums (draws × rows) and ``rewards`` each
+    draw's numeric-outcome rewards and intercepts as the bootstrap fitted them
+    (:attr:`Evaluation.rewards`), so nothing is regressed again.
+    """
+    weights = np.atleast_2d(weights)
+    probs, seg_w = segment_chains(data, weights)
+    chains = ChainSet.of(data, service, whole=True)
+    views = np.stack(
+        [
+            segment_chains(
+                data, chains.weights(v, weights, money), chains.matrix(data, v), cases=weights
+            )[0]
+            for v in range(len(chains.chains))
+        ],
+        axis=1,
+    )
+    scales = {
+        k: _money_scale(data, weights, money[f"money:{o.id}"])
+        for k, o in enumerate(service.outcomes)
+        if f"money:{o.id}" in money
+    }
+    assert chains.whole == 0
+    return [
+        FittedChains(
+            probs=probs[d],
+            seg_w=seg_w[d],
+            rewards={o: r[0] for o, r in rewards[d].items()},
+            intercepts={o: r[1] for o, r in rewards[d].items()},
+            views=views[d],
+            outcome_view=chains.outcome,
+            money_view=chains.money,
+            money_scale={k: v[d] for k, v in scales.items()},
+            space=data.space,
+        )
+        for d in range(len(weights))
+    ]
 
 
 def evaluate(

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -30,13 +31,21 @@ import numpy as np
 from numpy.typing import NDArray
 
 from keymoments.errors import ModelError, SolverWarning, StatisticsWarning
+from keymoments.portfolio.certify import EXHAUSTIVE_INTERVENTIONS
 from keymoments.portfolio.context import PlanContext
 from keymoments.portfolio.interventions import Option, factors_of, options_by_moment
 from keymoments.portfolio.reduced import MomentProgram, SearchResult
 from keymoments.portfolio.results import InterventionRow, Plan, Portfolio
-from keymoments.portfolio.uncertainty import N_CHAINS, monte_carlo
+from keymoments.portfolio.uncertainty import N_CHAINS, draw_values, mean_effects, summarise
 
-__all__ = ["best_plans", "evaluate_plans", "optimise", "plan_in_analysis", "search_plans"]
+__all__ = [
+    "best_plans",
+    "cautions",
+    "evaluate_plans",
+    "optimise",
+    "plan_in_analysis",
+    "search_plans",
+]
 
 Array = NDArray[np.float64]
 Objective = Literal["value", "net"]
@@ -48,6 +57,11 @@ ANALYSE_TIME_LIMIT = 60.0
 # many usable interventions: well under a second on the demos; beyond, ``keymoments
 # plan`` or ``Portfolio.frontier()`` trace it on request.
 FRONTIER_IN_ANALYSE = 12
+# Plans at the modes the choice under uncertainty compares (with the best at the
+# expected effects), when every plan is evaluated anyway.
+CANDIDATES = 4
+# A crude odds ratio at least this far from one (log scale: 10%) counts as pointing a way.
+_CLEAR = float(np.log(1.1))
 # Plans of equal value are told apart by cost, the cheaper first (a millionth of
 # the cost weighs less than any difference in value worth reporting).
 _TIE_BREAK = 1e-6
@@ -166,7 +180,7 @@ def optimise(
     result: Any,
     *,
     budget: float | None = None,
-    objective: Objective = "value",
+    objective: Objective = "net",
     weights: Mapping[str, float] | None = None,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
@@ -178,26 +192,35 @@ def optimise(
     context: PlanContext | None = None,
     time_limit: float | None = None,
 ) -> Portfolio:
-    """The set of interventions worth most within the budget, exactly on the fitted chain.
+    """The set of interventions that returns most within the budget, exactly on the fitted chain.
+
+    The plans best at the most likely effects (the modes) are found exactly
+    (:mod:`keymoments.portfolio.certify`); with ``uncertainty``, the plan chosen
+    among them, and the best plan at the expected effects, is the one with the
+    highest **expected** objective over the effect ranges and the analysis'
+    bootstrap chains (:mod:`keymoments.portfolio.uncertainty`). When that is
+    not the plan at the modes, both are shown and a note says why.
 
     Args:
         result: an :class:`~keymoments.result.AnalysisResult` (from ``analyse``).
         budget: the most the plan may cost a year (default: the model's
             ``budget``; none means no limit).
-        objective: ``"value"`` (money per year) or ``"net"`` (value minus cost).
+        objective: ``"net"`` (value minus cost a year, the default) or
+            ``"value"`` (money a year, whatever the cost within the budget).
         weights: perspective or outcome weights for money, e.g.
             ``{"user": 1, "provider": 1, "experience": 40}`` (see
             :mod:`keymoments.portfolio.context`).
         include: interventions the plan must contain; ``exclude``: ones it must not.
-        uncertainty: run the Monte Carlo over effect ranges and the chain bootstrap.
+        uncertainty: run the Monte Carlo over effect ranges and the chain bootstrap,
+            and choose for the expected objective.
         n_draws: Monte Carlo draws.
         seed: Monte Carlo seed.
-        chain_bootstrap: bootstrap refits of the chain shared out among the draws
-            (default: as many as the analysis' bootstrap, at most 100; 0: effects only).
+        chain_bootstrap: the analysis' bootstrap chains shared out among the draws
+            (default: all it kept, at most 100; 0: effects only).
         progress: called as ``progress(stage, done, total)``.
-        time_limit: seconds the search for the plan may take; when it runs out, the
-            best plan found so far is returned with ``proven=False`` and a
-            :class:`~keymoments.errors.SolverWarning` (default: no limit).
+        time_limit: seconds the program may take past the exhaustive threshold; when
+            it runs out, the best plan found so far is returned with ``proven=False``
+            and a :class:`~keymoments.errors.SolverWarning` (default: no limit).
 
     Returns:
         A :class:`~keymoments.portfolio.results.Portfolio`.
@@ -223,42 +246,91 @@ def optimise(
     coefficients = val.money_per_unit * val.volume
     if time_limit is not None and time_limit <= 0:
         raise ModelError(f"time limit {time_limit} must be a positive number of seconds")
-    plans, search = search_plans(
-        ctx,
-        coefficients,
-        net=objective == "net",
-        budget=budget,
-        include=include,
-        exclude=exclude,
-        top=2,
-        time_limit=time_limit,
-    )
+    choose = uncertainty and n_draws > 0
+    search_args: dict[str, Any] = {
+        "net": objective == "net",
+        "budget": budget,
+        "include": include,
+        "exclude": exclude,
+        "time_limit": time_limit,
+    }
+    # candidates for the choice under uncertainty: the best few plans at the modes (free
+    # when every plan is evaluated anyway), and the best at the expected effects
+    few = choose and len(ctx.usable()) <= EXHAUSTIVE_INTERVENTIONS
+    plans, search = search_plans(ctx, coefficients, top=CANDIDATES if few else 2, **search_args)
     if not plans:
         raise ModelError(
             f"no plan fits: the interventions that must be included cost more than the "
             f"budget of {budget:,.0f}"
         )
     notify("plan", 1, 1)
+    if chain_bootstrap is None:
+        chain_bootstrap = N_CHAINS
+    pool = [list(p) for p in plans]
+    mc: dict[str, Any] | None = None
+    chosen_at, runner_at = 0, (1 if len(pool) > 1 else None)
+    if choose:
+        at_means = _at_mean_effects(ctx)
+        if at_means is not None:
+            extra, _ = search_plans(at_means, coefficients, top=1, **search_args)
+            pool += [p for p in extra if p not in pool]
+        values, used = draw_values(
+            ctx,
+            pool,
+            n_draws=n_draws,
+            seed=seed,
+            n_chains=chain_bootstrap,
+            progress=lambda done, total: notify("uncertainty", done, total),
+        )
+        costs = np.array([sum(ctx.candidates[p].cost for p in plan) for plan in pool])
+        score = values - costs[None] if objective == "net" else values
+        with np.errstate(invalid="ignore"):
+            expected = np.where(np.isfinite(score).all(axis=0), score.mean(axis=0), -np.inf)
+        order = [int(i) for i in np.argsort(-expected, kind="stable")]
+        chosen_at = order[0]
+        runner_at = order[1] if len(order) > 1 else None
+        mc = summarise(
+            values, costs, objective=objective, chosen=chosen_at, runner_up=runner_at, chains=used
+        )
+        mc["chosen_by"] = "expected objective over the effect ranges and the bootstrap"
+        # each plan's objective at the modes, in money a year (the search's own objective
+        # leaves out what no plan moves)
+        _, _, pool_priced = evaluate_plans(ctx, pool)
+        at_modes = [
+            float(val.total(pool_priced[j])) - (costs[j] if objective == "net" else 0.0)
+            for j in range(len(pool))
+        ]
+        mc["plans_compared"] = [
+            {
+                "chosen": [ctx.candidates[p].id for p in plan],
+                "objective_at_modes": at_modes[j],
+                "expected_objective": float(expected[j]),
+                "expected_return": float(np.mean(values[:, j] - costs[j])),
+            }
+            for j, plan in enumerate(pool)
+        ]
+    best = pool[chosen_at]
+    runner = pool[runner_at] if runner_at is not None else None
+    modal = pool[0]
     singles = [[p] for p in range(len(ctx.candidates)) if p in set(ctx.usable())]
-    best = plans[0]
     without = [[q for q in best if q != p] for p in best]
-    gains, seg_gains, priced = evaluate_plans(ctx, [*plans, *singles, *without])
-    n_plans = len(plans)
-    plan_objs = []
-    for j, members in enumerate(plans):
-        plan_objs.append(_plan(ctx, members, gains[j], seg_gains[j], priced[j]))
+    shown = [best, *([runner] if runner is not None else []), *([modal] if modal != best else [])]
+    gains, seg_gains, priced = evaluate_plans(ctx, [*shown, *singles, *without])
+    n_shown = len(shown)
+    plan_objs = [_plan(ctx, m, gains[j], seg_gains[j], priced[j]) for j, m in enumerate(shown)]
     single_value = {
-        singles[j][0]: float(val.total(priced[n_plans + j])) for j in range(len(singles))
+        singles[j][0]: float(val.total(priced[n_shown + j])) for j in range(len(singles))
     }
     plan_value = plan_objs[0].value
     marginal = {
-        p: plan_value - float(val.total(priced[n_plans + len(singles) + j]))
+        p: plan_value - float(val.total(priced[n_shown + len(singles) + j]))
         for j, p in enumerate(best)
     }
     rows = []
     usable = set(ctx.usable())
     for p, c in enumerate(ctx.candidates):
         alone = single_value.get(p)
+        in_plan = marginal.get(p)
         rows.append(
             InterventionRow(
                 id=c.id,
@@ -270,8 +342,9 @@ def optimise(
                 cost=c.cost,
                 chosen=p in best,
                 value_alone=alone,
-                value_in_plan=marginal.get(p),
+                value_in_plan=in_plan,
                 usable=p in usable,
+                below_cost=in_plan is not None and in_plan < c.cost,
             )
         )
     portfolio = Portfolio(
@@ -282,7 +355,7 @@ def optimise(
         include=list(include),
         exclude=list(exclude),
         plan=plan_objs[0],
-        runner_up=plan_objs[1] if n_plans > 1 else None,
+        runner_up=plan_objs[1] if runner is not None else None,
         interventions=rows,
         volume=val.volume,
         volume_from_data=ctx.volume_from_data,
@@ -291,13 +364,27 @@ def optimise(
         counted={o.id: c for o, c in zip(service.outcomes, val.counted, strict=True)},
         segments=_segment_names(ctx),
         context=ctx,
+        at_modes=plan_objs[-1] if modal != best else None,
+        certificate=search.certificate,
+        plans_evaluated=search.checked,
     )
     portfolio.proven = search.proven
     portfolio.gap = search.gap
     portfolio.solve_seconds = search.seconds
     portfolio.method = search.method
+    portfolio.uncertainty = mc
     portfolio.check_equity()
-    portfolio.notes = _notes(ctx, include, exclude) + portfolio.equity_warnings
+    portfolio.notes = _notes(ctx, include, exclude) + portfolio.equity_warnings + search.notes
+    if modal != best and mc is not None:
+        portfolio.notes.insert(0, _why_not_modes(ctx, portfolio, mc, chosen_at))
+    portfolio.notes += [
+        f"{r.name} is in the plan but adds {r.value_in_plan:,.0f} a year for a cost of "
+        f"{r.cost:,.0f}: the plan would return more without it"
+        + (" (it must be included)" if r.id in include else "")
+        for r in rows
+        if r.chosen and r.below_cost and r.value_in_plan is not None
+    ]
+    portfolio.cautions = cautions(ctx, rows)
     if not search.proven:
         gap = "unknown" if not np.isfinite(search.gap) else f"{search.gap:.2%}"
         unproven = (
@@ -313,21 +400,94 @@ def optimise(
             f"the best plan is proven, but the time limit of {time_limit:g} s ran out looking "
             "for the runner-up: the one shown (if any) is the best other plan found",
         )
-    if chain_bootstrap is None:
-        chain_bootstrap = min(int(getattr(result, "n_boot", 0) or 0), N_CHAINS)
-    if uncertainty:
-        portfolio.uncertainty = monte_carlo(
-            ctx,
-            [plan_objs[0].members, *([plan_objs[1].members] if n_plans > 1 else [])],
-            objective=objective,
-            n_draws=n_draws,
-            seed=seed,
-            n_chains=chain_bootstrap,
-            progress=lambda done, total: notify("uncertainty", done, total),
-        )
     for note in portfolio.equity_warnings:
         warnings.warn(note, StatisticsWarning, stacklevel=2)
     return portfolio
+
+
+def _at_mean_effects(ctx: PlanContext) -> PlanContext | None:
+    """The context with each effect at its expected value (None: the same as the modes)."""
+    means = mean_effects(ctx)
+    if all(abs(means[c.id] - c.effect) < 1e-12 for c in ctx.candidates):
+        return None
+    moved = [dataclasses.replace(c, effect=means[c.id]) for c in ctx.candidates]
+    return dataclasses.replace(ctx, candidates=moved)
+
+
+def _why_not_modes(ctx: PlanContext, portfolio: Portfolio, mc: dict[str, Any], at: int) -> str:
+    """Why the plan chosen for its expected objective is not the best at the modes."""
+    modal, chosen = portfolio.at_modes, portfolio.plan
+    assert modal is not None
+    compared = mc["plans_compared"]
+    what = "return" if portfolio.objective == "net" else "value"
+    modal_at = modal.net if portfolio.objective == "net" else modal.value
+    chosen_at = chosen.net if portfolio.objective == "net" else chosen.value
+    text = (
+        f"at the most likely effects the best plan is {', '.join(modal.chosen) or 'nothing'} "
+        f"({what} {modal_at:,.0f} a year, against {chosen_at:,.0f} for the plan chosen); over "
+        f"the effect ranges and the bootstrap the plan chosen, "
+        f"{', '.join(chosen.chosen) or 'nothing'}, has the higher expected {what} "
+        f"({compared[at]['expected_objective']:,.0f} against "
+        f"{compared[0]['expected_objective']:,.0f} a year)"
+    )
+    skewed = []
+    for cid in sorted(set(modal.chosen) - set(chosen.chosen)):
+        c = ctx.candidates[ctx.candidate(cid)]
+        mean = (c.effect_range[0] + c.effect + c.effect_range[1]) / 3
+        if abs(mean) < abs(c.effect) - 1e-12:
+            skewed.append(
+                f"{c.name} ({c.effect:+.0%}, likely range {c.effect_range[0]:+.0%} to "
+                f"{c.effect_range[1]:+.0%}: {mean:+.0%} expected)"
+            )
+    if skewed:
+        text += (
+            ": the effect of "
+            + "; ".join(skewed)
+            + " is more likely weaker than its point value, its range reaching further toward "
+            "no effect"
+        )
+    else:
+        text += (
+            ": the two plans are close at the modes, and the ranges of their effects and the "
+            "chain's bootstrap favour the plan chosen on average"
+        )
+    return text
+
+
+def cautions(ctx: PlanContext, rows: Sequence[InterventionRow]) -> list[str]:
+    """Interventions whose value is negative, or rests on a barrier whose crude and adjusted
+    effects point opposite ways (the adjustment reverses what the raw data say)."""
+    out = []
+    barriers = getattr(ctx.result, "barriers", None)
+    for r in rows:
+        if r.value_alone is not None and r.value_alone < 0:
+            out.append(
+                f"{r.name} ({r.id}) is worth {r.value_alone:,.0f} a year on its own: on the "
+                "fitted journeys it makes things worse; check its effect and the data before "
+                "acting on it"
+            )
+        if r.barrier is None or barriers is None:
+            continue
+        try:
+            estimate = barriers.estimate(r.barrier)
+        except (KeyError, ValueError):
+            continue
+        crude, adjusted = estimate.crude_odds_ratio, estimate.odds_ratio
+        if crude is None or adjusted is None or crude <= 0 or adjusted <= 0:
+            continue
+        # opposite sides of one, and both clear of it: the adjusted interval excludes one
+        # and the crude ratio is at least 10% away (noise around one is no reversal)
+        lo, hi = getattr(estimate, "odds_ratio_ci", (None, None))
+        clear = lo is None or hi is None or lo > 1 or hi < 1
+        if np.log(crude) * np.log(adjusted) < 0 and abs(np.log(crude)) >= _CLEAR and clear:
+            out.append(
+                f"{r.name} ({r.id}) rests on barrier {r.barrier!r}, whose crude and adjusted "
+                f"effects point opposite ways (odds ratio {crude:.2f} in the raw data, "
+                f"{adjusted:.2f} adjusted for the other barriers and the segments): a control "
+                "that is too coarse can turn a harm into a protection; check the barrier model "
+                "before acting on it"
+            )
+    return out
 
 
 def plan_in_analysis(result: Any, progress: Progress | None = None) -> Portfolio:

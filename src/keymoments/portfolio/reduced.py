@@ -91,6 +91,16 @@ from numpy.typing import NDArray
 
 from keymoments.errors import EngineError
 from keymoments.journey.kernel import fundamental, release_traps, solve_values
+from keymoments.portfolio.certify import (
+    CHECK_SECONDS,
+    EXHAUSTIVE_INTERVENTIONS,
+    MAX_CHECKED,
+    all_choices,
+    n_interventions,
+    not_excluded,
+    option_bounds,
+    plan_values,
+)
 from keymoments.portfolio.chain import ChainModel, scale_breaks
 from keymoments.portfolio.interventions import Option
 from keymoments.portfolio.milp import ChainProgram, Solution, quiet_stdout
@@ -104,6 +114,8 @@ _ROUNDS = 4
 _BISECTIONS = 30
 # Per-option bounds need (blocks × moments × options)² cells; past this, one per moment.
 _PER_OPTION_CELLS = 2_000_000
+# Margin added to the scaled bounds of the unknowns (see MomentProgram.solve).
+_WIDEN = 1e-6
 # The program's objective and the full chain's value of its plan must agree to this
 # (relative); more means the reduced chain was singular for that plan.
 _AGREE = 1e-6
@@ -120,6 +132,11 @@ class SearchResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     runner_up_proven: bool = True  # False: the time ran out looking for the runner-up
+    checked: int = 0  # plans evaluated exactly on the full chain (module certify)
+    # "exhaustive": every plan evaluated; "checked": every plan the bound cannot exclude
+    # evaluated; "program": the solver's proof alone (the full-chain program, or a bound
+    # too loose to check within its time)
+    certificate: str = "program"
 
 
 class MomentProgram:
@@ -389,6 +406,8 @@ class MomentProgram:
             return SearchResult([Solution({}, 0.0)], True)
         if self.budget is not None and float(self.cost[:, 0].sum()) > self.budget:
             return SearchResult([], True)  # what must be included costs more than the budget
+        if n_interventions(self) <= EXHAUSTIVE_INTERVENTIONS:
+            return self._exhaustive(top, start)
         if self.chain.space.memory:
             # a moment then has one (ok, broken) pair per history: the reduction to one
             # unknown per moment does not hold, the full chain program does
@@ -397,7 +416,22 @@ class MomentProgram:
         if reduced is None:
             return self._fallback(top, time_limit, start, "the decision problem could not bound")
         a, W, d0, hik, lo, g0 = reduced
-        model = _build(self, a, W, d0, hik, lo, g0 - self.penalty * float(self.cost[:, 0].sum()))
+        # the bounds widened far beyond the solver's tolerances: a plan's unknowns are fixed
+        # by its balance rows, so a wider bound never admits a wrong plan, while a bound a
+        # few parts in 10⁹ from a plan's value (a moment whose value to go barely depends
+        # on the plan) can cut the best plan off
+        widen = _WIDEN * np.maximum(
+            1.0, np.maximum(np.abs(hik).max(axis=(1, 2)), np.abs(lo).max(axis=1))
+        )
+        model = _build(
+            self,
+            a,
+            W,
+            d0,
+            hik + widen[:, None, None],
+            lo - widen[:, None],
+            g0 - self.penalty * float(self.cost[:, 0].sum()),
+        )
         plans: list[Solution] = []
         avoid: list[NDArray[np.int64]] = []
         proven, gap = True, 0.0
@@ -434,8 +468,91 @@ class MomentProgram:
             plans.append(Solution(cheapest, self.objective_of(base)))
             proven = False
             gap = float("inf")
+        return self._check(plans, proven, gap, runner_up_proven, reduced, top, time_limit, start)
+
+    def _exhaustive(self, top: int, start: float) -> SearchResult:
+        """Every plan within the budget evaluated on the full chain (module certify)."""
+        choices = all_choices(self)
+        values = plan_values(self, choices)
+        live = np.flatnonzero(np.isfinite(values))
+        best = live[np.argsort(-values[live], kind="stable")[:top]]
+        plans = [
+            Solution(dict(zip(self.moments, choices[i].tolist(), strict=True)), float(values[i]))
+            for i in best
+        ]
         return SearchResult(
-            plans, proven, gap, "moments", time.perf_counter() - start, [], runner_up_proven
+            plans,
+            True,
+            0.0,
+            "exhaustive",
+            time.perf_counter() - start,
+            [],
+            True,
+            len(choices),
+            "exhaustive",
+        )
+
+    def _check(
+        self,
+        plans: list[Solution],
+        proven: bool,
+        gap: float,
+        runner_up_proven: bool,
+        reduced: tuple[Array, Array, Array, Array, Array, float],
+        top: int,
+        time_limit: float | None,
+        start: float,
+    ) -> SearchResult:
+        """The program's plans checked against every plan its bound cannot exclude."""
+        # the plan to beat: the program's last (its runner-up, or its best alone); when the
+        # program proved that no other plan fits, the check lists every plan that does
+        threshold = plans[-1].objective
+        if proven and runner_up_proven and len(plans) < top:
+            threshold = -np.inf
+        u, constant = option_bounds(self, reduced)
+        found = not_excluded(
+            self, u, constant, threshold, deadline=time.perf_counter() + CHECK_SECONDS
+        )
+        if found is None:
+            # the bound is too loose to list the plans it cannot exclude: the plan rests on
+            # the program's own proof (bounds widened far beyond the solver's tolerances)
+            note = (
+                f"the check on the full chain could not narrow the plans down to {MAX_CHECKED:,} "
+                f"within {CHECK_SECONDS:g} s: the plan rests on the program's proof"
+            )
+            return SearchResult(
+                plans,
+                proven,
+                gap,
+                "moments",
+                time.perf_counter() - start,
+                [note],
+                runner_up_proven,
+                len(plans),
+                "program",
+            )
+        notes: list[str] = []
+        values = plan_values(self, found)
+        pool = {tuple(p.choice[m] for m in self.moments): p.objective for p in plans}
+        pool.update({tuple(ch.tolist()): float(v) for ch, v in zip(found, values, strict=True)})
+        ranked = sorted(((v, ch) for ch, v in pool.items() if np.isfinite(v)), key=lambda t: -t[0])[
+            :top
+        ]
+        if ranked and ranked[0][0] > plans[0].objective + 1e-9 * (1.0 + abs(ranked[0][0])):
+            notes.append("the check on the full chain found a better plan than the program")
+        checked = [Solution(dict(zip(self.moments, ch, strict=True)), v) for v, ch in ranked]
+        tol = 1e-9 * (1.0 + abs(threshold)) if np.isfinite(threshold) else 0.0
+        second_sure = len(checked) < top or checked[-1].objective >= threshold - tol
+        return SearchResult(
+            checked,
+            True,
+            0.0,
+            "moments",
+            time.perf_counter() - start,
+            notes,
+            second_sure,
+            len(found),
+            "checked",
         )
 
     def _fallback(self, top: int, time_limit: float | None, start: float, why: str) -> SearchResult:

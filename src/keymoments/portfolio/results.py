@@ -4,7 +4,8 @@
 ``moment``, ``barrier``, ``effect``, ``cost`` (per year), ``chosen``,
 ``value_alone`` (money a year if it were the only change), ``value_in_plan``
 (what the plan loses without it), ``roi`` ((value alone − cost) / cost) and
-``payback_months`` (12 × cost / value alone).
+``payback_months`` (12 × cost / value alone) and ``below_cost`` (chosen, yet
+what the plan loses without it is less than its cost).
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     from keymoments.portfolio.context import PlanContext
 
 __all__ = ["InterventionRow", "Plan", "Portfolio", "payback_months", "roi"]
+
+
+def _exhaustive_up_to() -> int:
+    from keymoments.portfolio.certify import EXHAUSTIVE_INTERVENTIONS
+
+    return EXHAUSTIVE_INTERVENTIONS
 
 
 def roi(value: float | None, cost: float) -> float | None:
@@ -99,6 +106,8 @@ class InterventionRow:
     value_alone: float | None
     value_in_plan: float | None
     usable: bool = True
+    # chosen, but what the plan loses without it is less than its cost
+    below_cost: bool = False
 
 
 @dataclass
@@ -132,6 +141,15 @@ class Portfolio:
     gap: float = 0.0  # relative gap still open when it did
     solve_seconds: float = 0.0  # not in to_dict: the same analysis gives the same JSON
     method: str = "moments"  # "moments": the reduced program; "chain": the full one
+    # the best plan at the most likely effects, when the plan chosen for its expected
+    # objective over the effect ranges and the bootstrap is another
+    at_modes: Plan | None = None
+    # how the plan at the modes is known best (keymoments.portfolio.certify):
+    # "exhaustive", "checked" or "program"; and how many plans were evaluated exactly
+    certificate: str = "program"
+    plans_evaluated: int = 0
+    # interventions whose value is negative or rests on a reversed barrier effect
+    cautions: list[str] = field(default_factory=list)
 
     # -- the contract's fields -----------------------------------------------------------
 
@@ -165,6 +183,11 @@ class Portfolio:
         )
         if not self.proven:
             text += " (the best plan found within the time limit, not proven optimal)"
+        if self.at_modes is not None:
+            text += (
+                f" (chosen for its expected return over the effect ranges; at the most likely "
+                f"effects {', '.join(self.at_modes.chosen) or 'nothing'} would be best)"
+            )
         mc = self.uncertainty
         if mc and mc.get("p_beats_nothing") is not None:
             text += f"; it pays for itself with probability {mc['p_beats_nothing']:.0%}"
@@ -190,6 +213,7 @@ class Portfolio:
                 "value_in_plan": r.value_in_plan,
                 "roi": roi(r.value_alone, r.cost),
                 "payback_months": payback_months(r.value_alone, r.cost),
+                "below_cost": r.below_cost,
             }
             for r in self.interventions
         ]
@@ -284,6 +308,14 @@ class Portfolio:
             "method": "exact mixed-integer program on the fitted chain (HiGHS)",
             "proven_optimal": self.proven,
             "optimality_gap": self.gap,
+            "search": {
+                "certificate": self.certificate,
+                "plans_evaluated": self.plans_evaluated,
+                "exhaustive_up_to": _exhaustive_up_to(),
+                "program": self.method,
+            },
+            "at_modes": self.at_modes.to_dict() if self.at_modes else None,
+            "cautions": list(self.cautions),
         }
         return json_safe(doc)  # type: ignore[no-any-return]
 

@@ -53,7 +53,8 @@ def plan_table(portfolio: Portfolio) -> Table:
         title="Interventions (money a year)",
         title_justify="left",
         caption="value alone: if it were the only change; in plan: what the plan loses "
-        "without it; ROI = (value alone − cost) / cost; payback in months",
+        "without it (✓ < cost: less than it costs); ROI = (value alone − cost) / cost; "
+        "payback in months",
         caption_justify="left",
     )
     for col, right in (
@@ -73,6 +74,8 @@ def plan_table(portfolio: Portfolio) -> Table:
         target = escape(r.moment + (f" ({r.barrier})" if r.barrier else ""))
         if not r.usable:
             mark = "[dim]n/a[/dim]"
+        elif r.chosen and r.below_cost:
+            mark = "[bold yellow]✓ < cost[/bold yellow]"
         else:
             mark = "[bold green]✓[/bold green]" if r.chosen else ""
         table.add_row(
@@ -96,6 +99,7 @@ def plan_panel(portfolio: Portfolio) -> Panel:
     best = "Best plan" if portfolio.proven else "Best plan found (not proven optimal)"
     lines = [
         f"[bold]{best}[/bold] ({'value' if portfolio.objective == 'value' else 'value − cost'}"
+        f"{', expected over the effect ranges' if portfolio.uncertainty else ''}"
         f", budget {budget}): [bold]{escape(', '.join(plan.chosen)) or 'nothing'}[/bold]",
         f"Cost {_money(plan.cost)} a year; value {_money(plan.value)} a year "
         f"(user {_money(plan.by_perspective['user'])}, "
@@ -126,6 +130,19 @@ def plan_panel(portfolio: Portfolio) -> Panel:
             f"Runner-up: {escape(', '.join(r.chosen)) or 'nothing'} "
             f"(value {_money(r.value)}, cost {_money(r.cost)})"
         )
+    if portfolio.at_modes is not None:
+        m = portfolio.at_modes
+        lines.append(
+            f"Best at the most likely effects: {escape(', '.join(m.chosen)) or 'nothing'} "
+            f"(value {_money(m.value)}, cost {_money(m.cost)}); the plan above has the higher "
+            "expected return over the effect ranges (see the note)"
+        )
+    how = {
+        "exhaustive": f"every one of {portfolio.plans_evaluated:,} affordable plans evaluated",
+        "checked": f"checked against {portfolio.plans_evaluated:,} plans evaluated exactly",
+        "program": "the program's proof",
+    }.get(portfolio.certificate, portfolio.certificate)
+    lines.append(f"[dim]Certificate: {how}[/dim]")
     return Panel("\n".join(lines), title=escape(portfolio.title), title_align="left")
 
 
@@ -165,3 +182,5 @@ def render_plan(portfolio: Portfolio, console: Console | None = None) -> None:
     console.print(Group(*parts))  # type: ignore[arg-type]
     for message in portfolio.notes:
         console.print(f"[yellow]note:[/yellow] {escape(message)}", highlight=False)
+    for message in portfolio.cautions:
+        console.print(f"[bold red]caution:[/bold red] {escape(message)}", highlight=False)

@@ -721,7 +721,7 @@ _PART_VIEWS = {
     ),
     "portfolio": _PartView(
         ("name", "moment", "barrier", "effect", "cost", "chosen", "value_alone",
-         "value_in_plan", "roi", "payback_months"),
+         "value_in_plan", "roi", "payback_months", "below_cost"),
         ("plot", "plot_frontier", "plot_uncertainty"),
     ),
 }  # fmt: skip
@@ -778,6 +778,8 @@ def optional_section(result: AnalysisResult, attr: str, fallback_title: str) -> 
         s.notes.append(str(note))
     for warning in getattr(part, "equity_warnings", None) or []:
         s.notes.append(f"Warning: {warning}")
+    for caution in getattr(part, "cautions", None) or []:
+        s.notes.append(f"Caution: {caution}")
     return s
 
 

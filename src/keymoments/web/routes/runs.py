@@ -406,7 +406,7 @@ def _what_if(
 async def plan(request: Request, run_id: RunId) -> Response:
     """The best set of interventions within a budget.
 
-    Fields: ``budget`` (default: the model's), ``objective`` (``value`` or ``net``),
+    Fields: ``budget`` (default: the model's), ``objective`` (``net``, the default, or ``value``),
     ``include`` / ``exclude`` (ids, repeated), ``uncertainty`` (``on``/``off``,
     the Monte Carlo spread; default on).
     """
@@ -415,7 +415,7 @@ async def plan(request: Request, run_id: RunId) -> Response:
     fn = _portfolio("optimise")
     single, lists = await _fields(request)
     budget = _number(single, "budget", "budget")
-    objective = single.get("objective", "value") or "value"
+    objective = single.get("objective", "net") or "net"
     uncertainty = single.get("uncertainty", "on").lower() not in ("off", "false", "0", "no")
 
     def work() -> Response:  # seconds of work: off the event loop
