@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from keymoments import examples, portfolio
 from keymoments.analysis import analyse
+from keymoments.draft import ModelDraft, draft_model
 from keymoments.errors import (
     DataError,
     DataWarning,
@@ -65,6 +66,7 @@ __all__ = [
     "EngineError",
     "KeymomentsError",
     "KeymomentsWarning",
+    "ModelDraft",
     "ModelError",
     "MomentResult",
     "MonitorResult",
@@ -76,6 +78,7 @@ __all__ = [
     "__version__",
     "analyse",
     "code_comments",
+    "draft_model",
     "examples",
     "load_service",
     "monitor",

@@ -27,6 +27,7 @@ from keymoments.gearing import PerspectiveImpact
 from keymoments.journey.after_break import AfterBreak
 from keymoments.journey.states import StateSpace
 from keymoments.model import Perspective, Service
+from keymoments.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     import altair as alt
@@ -257,6 +258,7 @@ class AnalysisResult:
                 }
             )
         doc = {
+            "schema_version": SCHEMA_VERSION,
             "service": self.service.name,
             "n_cases": self.n_cases,
             "outcomes": outcomes,

@@ -12,6 +12,7 @@ import typer
 
 from keymoments.cli import analyse as _analyse
 from keymoments.cli import demo as _demo
+from keymoments.cli import init as _init
 from keymoments.cli import monitor as _monitor
 from keymoments.cli import plan as _plan
 from keymoments.cli import serve as _serve
@@ -25,6 +26,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: rich's panels label every flag <bool> and read the
+    # [spark] in "pip install 'keymoments[spark]'" as markup, dropping it
+    rich_markup_mode=None,
 )
 
 
@@ -46,6 +50,7 @@ def _root(
 
 
 app.command("demo")(_demo.demo)
+app.command("init")(_init.init)
 app.command("analyse")(_analyse.analyse)
 app.command("serve")(_serve.serve)
 app.command("plan")(_plan.plan)

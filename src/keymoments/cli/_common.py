@@ -78,7 +78,14 @@ def progress_bar(enabled: bool = True) -> Iterator[object]:
     """A rich progress bar fed by ``analyse(progress=...)`` callbacks."""
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-    if not enabled or (not sys.stderr.isatty() and not sys.stdout.isatty()):
+    if not enabled:  # --quiet: nothing but the files written, and errors
+
+        def silent(stage: str, done: int, total: int) -> None:
+            pass
+
+        yield silent
+        return
+    if not sys.stderr.isatty() and not sys.stdout.isatty():
         # still show stage changes in logs and CI, but without redrawing
         def plain(stage: str, done: int, total: int) -> None:
             if done == 0:
@@ -113,8 +120,12 @@ def write_outputs(
     set_aside_path: Path | None,
     html_path: Path | None = None,
     pdf_path: Path | None = None,
+    quiet: bool = False,
 ) -> list[tuple[str, Path]]:
-    """Write the requested files; returns (what, path) pairs for the summary."""
+    """Write the requested files; returns (what, path) pairs for the summary.
+
+    ``quiet`` drops the "Writing the report…" spinners.
+    """
     written: list[tuple[str, Path]] = []
     for path in (json_path, csv_path, set_aside_path):
         if path is not None:
@@ -126,12 +137,12 @@ def write_outputs(
     if html_path is not None:
         from keymoments.report.html import write_html
 
-        with err_console.status("Writing the HTML report…"):
+        with _status("Writing the HTML report…", quiet):
             written.append(("report (HTML)", write_html(result, html_path)))
     if pdf_path is not None:
         from keymoments.report.pdf import write_pdf
 
-        with err_console.status("Writing the PDF report (a few seconds)…"):
+        with _status("Writing the PDF report (a few seconds)…", quiet):
             written.append(("report (PDF)", write_pdf(result, pdf_path)))
     if result.n_set_aside:
         target = set_aside_path or _default_set_aside(json_path)
@@ -139,6 +150,10 @@ def write_outputs(
         if n:
             written.append((f"{n:,} rows set aside, with reasons", target))
     return written
+
+
+def _status(text: str, quiet: bool) -> contextlib.AbstractContextManager[object]:
+    return contextlib.nullcontext() if quiet else err_console.status(text)
 
 
 def _default_set_aside(json_path: Path | None) -> Path:

@@ -39,7 +39,7 @@ def analyse(
         "duckdb",
         "--engine",
         # help is rich markup: the extra's bracket is escaped to show as typed
-        help="Query engine: duckdb, or spark (pip install 'keymoments\\[spark]').",
+        help="Query engine: duckdb, or spark (pip install 'keymoments[spark]').",
     ),
     spark_master: str | None = typer.Option(
         None,
@@ -114,5 +114,6 @@ def analyse(
             set_aside_path=set_aside,
             html_path=html_out,
             pdf_path=pdf_out,
+            quiet=quiet,
         )
         print_written(written)

@@ -57,7 +57,7 @@ def monitor(
     engine: str = typer.Option(
         "duckdb",
         "--engine",
-        help="Query engine: duckdb, or spark (pip install 'keymoments\\[spark]').",
+        help="Query engine: duckdb, or spark (pip install 'keymoments[spark]').",
     ),
     bootstrap: int | None = typer.Option(
         None,

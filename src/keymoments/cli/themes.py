@@ -25,7 +25,7 @@ def themes(
     engine: str = typer.Option(
         "duckdb",
         "--engine",
-        help="Query engine: duckdb, or spark (pip install 'keymoments\\[spark]').",
+        help="Query engine: duckdb, or spark (pip install 'keymoments[spark]').",
     ),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the suggestions (default 0)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the files written."),

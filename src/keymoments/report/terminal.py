@@ -19,6 +19,7 @@ from keymoments.report.markup import escape
 from keymoments.report.terminal_barriers import barrier_headline, barriers_table
 from keymoments.report.terminal_comments import comments_part
 from keymoments.report.terminal_drivers import drivers_tables
+from keymoments.report.terminal_fit import fit_table, fits
 
 if TYPE_CHECKING:
     from keymoments.result import AnalysisResult
@@ -35,6 +36,23 @@ _QUADRANT_STYLE = {
     "conflict": "bold red",
     "minor": "dim",
 }
+
+
+# Dropped in this order, while a table is wider than the terminal (see terminal_fit):
+# detail that other columns or sections also give before what only they give
+_OPTIONAL_COLUMNS = (
+    "stage",
+    "rel. weight",
+    "retry",
+    "forward",
+    "if not",
+    "breaks if held",
+    "penalty",
+    "reward",
+    "class",
+    "key",
+    "gear",
+)
 
 
 def _pct(value: float | None) -> str:
@@ -124,7 +142,20 @@ def _check_table(result: AnalysisResult) -> Table | Text | None:
     return table
 
 
-def _moments_table(result: AnalysisResult) -> Table:
+def _fitted_moments_table(result: AnalysisResult, console: Console) -> Table:
+    """The moments table, without its intervals when even its essential columns
+    holding them are wider than the terminal (many outcomes, a narrow window)."""
+    table = fit_table(_moments_table(result), console, drop=_OPTIONAL_COLUMNS)
+    if not fits(table, console):
+        table = fit_table(_moments_table(result, intervals=False), console, drop=_OPTIONAL_COLUMNS)
+        table.title = "Moments: recoverable per case and gearing (1 = average)"
+        table.caption = f"{table.caption}; intervals: in the JSON result and the report"
+    if "key" not in [str(c.header) for c in table.columns]:
+        table.caption = str(table.caption).removeprefix("key: U = user, P = provider; ")
+    return table
+
+
+def _moments_table(result: AnalysisResult, *, intervals: bool = True) -> Table:
     pct = int(result.confidence * 100)
     table = Table(
         box=box.SIMPLE_HEAD,
@@ -160,14 +191,16 @@ def _moments_table(result: AnalysisResult) -> Table:
                 cells += ["–", ""]
                 continue
             lo, hi = imp["ci"]
-            cells.append(f"{_num(imp['recoverable'])}\n[{_num(lo)}, {_num(hi)}]")
+            band = f"\n[{_num(lo)}, {_num(hi)}]" if intervals else ""
+            cells.append(f"{_num(imp['recoverable'])}{band}")
             cells.append(f"{imp['gearing']:.1f}")
         for p in money:
             d = m.deciding.get(p)
             if d is None or d.measure != "money" or not m.impact:
                 cells += ["–", ""]
                 continue
-            cells.append(f"{_num(d.recoverable)}\n[{_num(d.ci[0])}, {_num(d.ci[1])}]")
+            band = f"\n[{_num(d.ci[0])}, {_num(d.ci[1])}]" if intervals else ""
+            cells.append(f"{_num(d.recoverable)}{band}")
             cells.append(f"{d.gearing:.1f}")
         marks = " ".join(p[0].upper() for p in ("user", "provider") if m.key[p])
         cells += [marks, Text(m.quadrant, style=_QUADRANT_STYLE.get(m.quadrant, ""))]
@@ -245,7 +278,7 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     if console is None:
         console = Console()
     if not console.is_terminal and console.width < 170:
-        # logs and CI: wide enough that the table does not fold every cell
+        # logs and CI: wide enough for every column
         console = Console(width=170, file=console.file)
     keys_u = ", ".join(result.moment(m).name for m in result.key_moments("user")) or "none"
     keys_p = ", ".join(result.moment(m).name for m in result.key_moments("provider")) or "none"
@@ -296,7 +329,7 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
         check = _check_table(result)
         if check is not None:
             parts.append(check)
-        parts.append(_moments_table(result))
+        parts.append(_fitted_moments_table(result, console))
     paths = _after_break(result)
     if paths is not None:
         parts.append(paths)
@@ -307,6 +340,9 @@ def render_terminal(result: AnalysisResult, console: Console | None = None) -> N
     said = comments_part(result)
     if said is not None:
         parts.append(said)
+    for part in parts:
+        if isinstance(part, Table):
+            fit_table(part, console, drop=_OPTIONAL_COLUMNS)
     console.print(Group(*parts))  # type: ignore[arg-type]
     if result.portfolio is not None:
         from keymoments.report.plan import plan_panel
