@@ -37,15 +37,17 @@ from keymoments.data.engine import Engine, connect
 from keymoments.data.inputs import (
     DataInput,
     apply_filters,
-    as_file,
     check_columns,
     column_users,
+    input_path,
     named_errors,
+    read_case_input,
     read_case_table,
+    read_event_input,
     require_mapped_events,
     resolve_input,
 )
-from keymoments.data.readers import CaseTable, ReadReport, read_cases, read_events
+from keymoments.data.readers import CaseTable, ReadReport, read_cases
 from keymoments.errors import (
     DataError,
     DataWarning,
@@ -175,26 +177,10 @@ def analyse(
         warnings.simplefilter("always", category=StatisticsWarning)
         folder = Path(tmp)
         notify("read", 0, 2)
-        events_path = (
-            as_file(events_in, folder, "events")
-            if isinstance(events_in, pd.DataFrame)
-            else Path(events_in)
-        )
-        with named_errors(events_in, events_path, "<events DataFrame>"):
-            log = read_events(events_path, columns=service.columns, engine=eng)
-        if isinstance(events_in, pd.DataFrame):
-            log.report.file = "<events DataFrame>"
+        log = read_event_input(service, events_in, folder, eng)
         case_table: CaseTable | None = None
         if cases_in is not None:
-            cases_path = (
-                as_file(cases_in, folder, "cases")
-                if isinstance(cases_in, pd.DataFrame)
-                else Path(cases_in)
-            )
-            with named_errors(cases_in, cases_path, "<cases DataFrame>"):
-                case_table = read_case_table(service, cases_path, eng)
-            if isinstance(cases_in, pd.DataFrame):
-                case_table.report.file = "<cases DataFrame>"
+            case_table = read_case_input(service, cases_in, folder, eng)
         notify("read", 2, 2)
         check_columns(service, log, case_table)
         # a coded theme is a barrier of its moment: the barrier steps see the service
@@ -740,11 +726,7 @@ def _analyse_survey(
         warnings.simplefilter("always", category=DataWarning)
         warnings.simplefilter("always", category=StatisticsWarning)
         notify("read", 0, 1)
-        cases_path = (
-            as_file(cases_in, Path(tmp), "cases")
-            if isinstance(cases_in, pd.DataFrame)
-            else Path(str(cases_in))
-        )
+        cases_path = input_path(cases_in, Path(tmp), "cases")
         with named_errors(cases_in, cases_path, "<cases DataFrame>"):
             try:
                 case_table = read_case_table(service, cases_path, eng)

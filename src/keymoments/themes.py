@@ -22,10 +22,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-
 from keymoments.data.engine import Engine, connect
-from keymoments.data.inputs import DataInput, as_file, named_errors, read_case_table, resolve_input
+from keymoments.data.inputs import DataInput, read_case_input, resolve_input
 from keymoments.errors import DataError, DataWarning, ModelError
 from keymoments.experience.comments.build import SAMPLE_LIMIT, describe_comments
 from keymoments.experience.comments.coding import code_themes
@@ -79,14 +77,8 @@ def code_comments(
     eng = connect(engine)
     notify = progress or (lambda stage, done, total: None)
     with tempfile.TemporaryDirectory(prefix="keymoments-") as tmp:
-        path = (
-            as_file(cases_in, Path(tmp), "cases")
-            if isinstance(cases_in, pd.DataFrame)
-            else Path(str(cases_in))
-        )
         notify("read", 0, 1)
-        with named_errors(cases_in, path, "<cases DataFrame>"):
-            table = read_case_table(service, path, eng)
+        table = read_case_input(service, cases_in, Path(tmp), eng)
         notify("read", 1, 1)
         if table.report.n_set_aside:
             warnings.warn(

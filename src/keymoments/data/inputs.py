@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 import pandas as pd
 
 from keymoments.data.engine import Engine
-from keymoments.data.readers import CaseTable, EventLog, read_cases
+from keymoments.data.readers import CaseTable, EventLog, read_cases, read_events
 from keymoments.errors import DataError
 from keymoments.model import Service
 
@@ -27,8 +27,11 @@ __all__ = [
     "as_file",
     "check_columns",
     "column_users",
+    "input_path",
     "named_errors",
+    "read_case_input",
     "read_case_table",
+    "read_event_input",
     "require_mapped_events",
     "resolve_input",
 ]
@@ -90,6 +93,35 @@ def read_case_table(service: Service, path: Path, engine: Engine) -> CaseTable:
             return read_cases(path, case_id="case_id", engine=engine)
         except DataError:
             raise first from None
+
+
+def input_path(given: str | Path | pd.DataFrame, folder: Path, name: str) -> Path:
+    """The file to read: the path given, or a DataFrame written into ``folder`` first."""
+    return as_file(given, folder, name) if isinstance(given, pd.DataFrame) else Path(str(given))
+
+
+def read_event_input(
+    service: Service, given: str | Path | pd.DataFrame, folder: Path, engine: Engine
+) -> EventLog:
+    """The event log from a path or a DataFrame, its errors and report naming what was given."""
+    path = input_path(given, folder, "events")
+    with named_errors(given, path, "<events DataFrame>"):
+        log = read_events(path, columns=service.columns, engine=engine)
+    if isinstance(given, pd.DataFrame):
+        log.report.file = "<events DataFrame>"
+    return log
+
+
+def read_case_input(
+    service: Service, given: str | Path | pd.DataFrame, folder: Path, engine: Engine
+) -> CaseTable:
+    """The cases table from a path or a DataFrame, its errors and report naming what was given."""
+    path = input_path(given, folder, "cases")
+    with named_errors(given, path, "<cases DataFrame>"):
+        table = read_case_table(service, path, engine)
+    if isinstance(given, pd.DataFrame):
+        table.report.file = "<cases DataFrame>"
+    return table
 
 
 def check_columns(service: Service, log: EventLog, cases: CaseTable | None) -> None:

@@ -28,14 +28,13 @@ from keymoments.data.engine import Engine, connect
 from keymoments.data.inputs import (
     DataInput,
     apply_filters,
-    as_file,
     check_columns,
-    named_errors,
-    read_case_table,
+    read_case_input,
+    read_event_input,
     require_mapped_events,
     resolve_input,
 )
-from keymoments.data.readers import CaseTable, read_events
+from keymoments.data.readers import CaseTable
 from keymoments.errors import (
     DataError,
     DataWarning,
@@ -133,26 +132,10 @@ def monitor(
         warnings.simplefilter("always", category=StatisticsWarning)
         folder = Path(tmp)
         notify("read", 0, 2)
-        events_path = (
-            as_file(events_in, folder, "events")
-            if isinstance(events_in, pd.DataFrame)
-            else Path(events_in)
-        )
-        with named_errors(events_in, events_path, "<events DataFrame>"):
-            log = read_events(events_path, columns=service.columns, engine=eng)
-        if isinstance(events_in, pd.DataFrame):
-            log.report.file = "<events DataFrame>"
+        log = read_event_input(service, events_in, folder, eng)
         case_table: CaseTable | None = None
         if cases_in is not None:
-            cases_path = (
-                as_file(cases_in, folder, "cases")
-                if isinstance(cases_in, pd.DataFrame)
-                else Path(cases_in)
-            )
-            with named_errors(cases_in, cases_path, "<cases DataFrame>"):
-                case_table = read_case_table(service, cases_path, eng)
-            if isinstance(cases_in, pd.DataFrame):
-                case_table.report.file = "<cases DataFrame>"
+            case_table = read_case_input(service, cases_in, folder, eng)
         notify("read", 2, 2)
         check_columns(service, log, case_table)
         events_table, _ = apply_filters(service, log, eng)
