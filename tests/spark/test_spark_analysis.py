@@ -34,23 +34,23 @@ REAL = ROOT / "tests" / "data" / "real"
 BOOT = 30
 
 
-def assert_same(a: Any, b: Any, where: str = "result") -> None:
-    """Equal structures; numbers equal to 1e-9 (relative or absolute)."""
+def assert_same(a: Any, b: Any, where: str = "result", tol: float = 1e-9) -> None:
+    """Equal structures; numbers equal to ``tol`` (relative or absolute)."""
     if isinstance(a, dict):
         assert isinstance(b, dict) and a.keys() == b.keys(), where
         for k in a:
-            assert_same(a[k], b[k], f"{where}.{k}")
+            assert_same(a[k], b[k], f"{where}.{k}", tol)
     elif isinstance(a, list | tuple):
         assert isinstance(b, list | tuple) and len(a) == len(b), where
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same(x, y, f"{where}[{i}]")
+            assert_same(x, y, f"{where}[{i}]", tol)
     elif isinstance(a, float) or isinstance(b, float):
         if a is None or b is None:
             assert a is b, where
         elif math.isnan(a):
             assert math.isnan(b), where
         else:
-            assert b == pytest.approx(a, rel=1e-9, abs=1e-9), where
+            assert b == pytest.approx(a, rel=tol, abs=tol), where
     else:
         assert a == b, where
 

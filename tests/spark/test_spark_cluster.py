@@ -14,7 +14,6 @@ job scheduled across processes, so a run takes minutes on 2 cores.
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 from spark_processes import StandaloneCluster
+from tests.spark.test_spark_analysis import assert_same as assert_same_as_local
 from typer.testing import CliRunner
 
 import keymoments
@@ -33,25 +33,9 @@ pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.slow]
 BOOT = 10
 
 
-def assert_same(a: Any, b: Any, where: str = "result") -> None:
-    """Equal structures; numbers equal to 1e-12 (relative or absolute)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list | tuple):
-        assert isinstance(b, list | tuple) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None:
-            assert a is b, where
-        elif math.isnan(a):
-            assert math.isnan(b), where
-        else:
-            assert b == pytest.approx(a, rel=1e-12, abs=1e-12), where
-    else:
-        assert a == b, where
+def assert_same(a: Any, b: Any) -> None:
+    """The Spark analyses' check, held to 1e-12 here."""
+    assert_same_as_local(a, b, tol=1e-12)
 
 
 def _duckdb(folder: Path) -> dict[str, Any]:
