@@ -339,12 +339,13 @@ def table(rows: list[dict], engines: list[str], pm4py: bool) -> str:
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
+def write_docs(text: str, start: str = START, end: str = END) -> None:
+    """Put ``text`` between the markers ``start`` and ``end`` of docs/performance.md."""
     doc = DOCS.read_text() if DOCS.exists() else "# Performance\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in doc and END in doc:
-        before, rest = doc.split(START, 1)
-        after = rest.split(END, 1)[1]
+    block = f"{start}\n{text}\n{end}"
+    if start in doc and end in doc:
+        before, rest = doc.split(start, 1)
+        after = rest.split(end, 1)[1]
         doc = before + block + after
     else:
         doc = doc.rstrip("\n") + "\n\n" + block + "\n"

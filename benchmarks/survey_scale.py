@@ -41,8 +41,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale import (  # the sibling benchmark's measuring tools
     PM4PY_CHILD,
+    load,
     pm4py_python,
     run_measured,
+    write_docs,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -382,10 +384,6 @@ def measure(folder: Path, what: str, repeat: int) -> dict:
 # -- the report ----------------------------------------------------------------------
 
 
-def load() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def table(rows: list[dict], engines: list[str], pm4py: bool) -> str:
     head = ["events", "cases"]
     if "duckdb" in engines:
@@ -433,18 +431,6 @@ def stage_table(rows: list[dict]) -> str:
         "| **whole run** | " + " | ".join(f"**{r['duckdb']['total']:.2f}**" for r in sizes) + " |"
     )
     return "\n".join(lines)
-
-
-def write_docs(text: str, start: str = START, end: str = END) -> None:
-    doc = DOCS.read_text() if DOCS.exists() else "# Performance\n"
-    block = f"{start}\n{text}\n{end}"
-    if start in doc and end in doc:
-        before, rest = doc.split(start, 1)
-        after = rest.split(end, 1)[1]
-        doc = before + block + after
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    DOCS.write_text(doc)
 
 
 def main() -> None:
@@ -513,7 +499,7 @@ def main() -> None:
     print(stages)
     print(note)
     if not args.no_docs:
-        write_docs(f"{note}\n\n{text}\n\nStage by stage (DuckDB):\n\n{stages}")
+        write_docs(f"{note}\n\n{text}\n\nStage by stage (DuckDB):\n\n{stages}", START, END)
         print(f"written into {DOCS.relative_to(ROOT)}")
 
 
